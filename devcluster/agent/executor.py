@@ -1,0 +1,224 @@
+"""Real task processes, run the way the Mesos command executor runs them.
+
+Each task is a process in its own session (so its own process group: a kill reaches
+every child), started in its sandbox with stdout/stderr going to the sandbox files.
+The executor's own log lines go to stderr in glog form, like Mesos's command executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devcluster.agent import stats
+from devcluster.agent.command import LaunchError, command_argv, task_environment
+from devcluster.agent.docker import no_engine_message
+from devcluster.agent.fetcher import fetch_all
+from devcluster.interfaces import Json
+
+if TYPE_CHECKING:
+    from devcluster.agent.agent import Agent
+    from devcluster.agent.task import TaskRecord
+
+log = logging.getLogger(__name__)
+
+QUIET_STOP_GRACE_SECONDS = 0.5
+
+
+class ExecutorLog:
+    """Appends glog-style lines to the sandbox's stderr, as the command executor does."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def __call__(self, message: str) -> None:
+        now = time.time()
+        stamp = time.strftime("%m%d %H:%M:%S", time.localtime(now))
+        line = f"I{stamp}.{int(now % 1 * 1e6):06d} {os.getpid():>6} executor] {message}\n"
+        with contextlib.suppress(OSError), self._path.open("a") as handle:
+            handle.write(line)
+
+
+def exit_text(returncode: int) -> str:
+    """Mesos's WSTRINGIFY: 'exited with status N' or 'terminated with signal <name>'."""
+    if returncode >= 0:
+        return f"Command exited with status {returncode}"
+    number = -returncode
+    name = signal.strsignal(number) or f"signal {number}"
+    return f"Command terminated with signal {name}"
+
+
+class CommandRunner:
+    def __init__(self, agent: Agent, record: TaskRecord, *, missing_image: str | None) -> None:
+        self._agent = agent
+        self._record = record
+        self._message = no_engine_message(missing_image) if missing_image else None
+        assert record.directory is not None
+        self._sandbox = record.directory
+        self._log = ExecutorLog(self._sandbox / "stderr")
+        self._proc: asyncio.subprocess.Process | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._kill_timer: asyncio.TimerHandle | None = None
+        self._kill_deadline: float | None = None
+        self._killed = False
+        self.pid: int | None = None
+
+    # -- Runner -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._main = asyncio.create_task(self._run(), name=f"task {self._record.task_id}")
+
+    def kill(self, grace_seconds: float) -> None:
+        if self._proc is None:
+            self._killed = True
+            if self._main is not None:
+                self._main.cancel()
+            return
+        if self._proc.returncode is not None:
+            return
+        deadline = time.monotonic() + grace_seconds
+        if self._killed and self._kill_deadline is not None and deadline >= self._kill_deadline:
+            return
+        if not self._killed:
+            self._killed = True
+            self._log(
+                f"Received kill for task {self._record.task_id} with grace period of "
+                f"{grace_seconds:g}secs"
+            )
+            self._signal(signal.SIGTERM)
+        self._arm_sigkill(grace_seconds, deadline)
+
+    def stop_quietly(self) -> None:
+        if self._proc is None:
+            if self._main is not None:
+                self._main.cancel()
+            return
+        if self._proc.returncode is None:
+            self._killed = True
+            self._signal(signal.SIGTERM)
+            self._arm_sigkill(QUIET_STOP_GRACE_SECONDS, time.monotonic() + QUIET_STOP_GRACE_SECONDS)
+
+    async def wait_stopped(self) -> None:
+        if self._main is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._main
+
+    def statistics(self) -> Json | None:
+        if self.pid is None or self._proc is None or self._proc.returncode is not None:
+            return None
+        return stats.process_tree_statistics(self.pid, self._record.resources())
+
+    # -- the task's life --------------------------------------------------------------
+
+    async def _run(self) -> None:
+        agent, record = self._agent, self._record
+        try:
+            env = await self._prepare()
+        except asyncio.CancelledError:
+            agent.update(
+                record,
+                "TASK_KILLED",
+                message="Task killed before its command started",
+                reason="REASON_TASK_KILLED_DURING_LAUNCH",
+                source="SOURCE_AGENT",
+            )
+            return
+        except LaunchError as error:
+            self._log(f"Failed to launch container: {error}")
+            agent.update(
+                record,
+                "TASK_FAILED",
+                message=f"Failed to launch container: {error}",
+                reason="REASON_CONTAINER_LAUNCH_FAILED",
+                source="SOURCE_AGENT",
+            )
+            return
+        if not await self._spawn(env):
+            return
+        assert self._proc is not None
+        returncode = await self._proc.wait()
+        self._reap_leftovers()
+        text = exit_text(returncode)
+        self._log(f"{text} (pid: {self.pid})")
+        if self._killed:
+            state = "TASK_KILLED"
+        else:
+            state = "TASK_FINISHED" if returncode == 0 else "TASK_FAILED"
+        agent.update(record, state, message=text)
+
+    async def _prepare(self) -> dict[str, str]:
+        record = self._record
+        self._log(f"Starting task {record.task_id}")
+        env = task_environment(self._agent, record, str(self._sandbox))
+        record.extra["env"] = env
+        uris = (record.task_info.get("command") or {}).get("uris") or []
+        if uris:
+            try:
+                await fetch_all(uris, self._sandbox, self._log)
+            except LaunchError as error:
+                raise LaunchError(
+                    f"Failed to fetch all URIs for container '{record.container_id}': {error}"
+                ) from error
+        return env
+
+    async def _spawn(self, env: dict[str, str]) -> bool:
+        agent, record = self._agent, self._record
+        argv, executable = command_argv(record.task_info.get("command") or {})
+        try:
+            with (
+                (self._sandbox / "stdout").open("ab") as out,
+                (self._sandbox / "stderr").open("ab") as err,
+            ):
+                self._proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    executable=executable,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    cwd=self._sandbox,
+                    env=env,
+                    start_new_session=True,
+                )
+        except OSError as error:
+            message = f"Failed to launch command '{executable}': {error.strerror or error}"
+            self._log(message)
+            agent.update(record, "TASK_STARTING", message=self._message)
+            agent.update(record, "TASK_FAILED", message=message)
+            return False
+        self.pid = record.executor_pid = self._proc.pid
+        self._log(f"Forked command at {self.pid}")
+        agent.update(record, "TASK_STARTING", message=self._message)
+        agent.update(record, "TASK_RUNNING", message=self._message)
+        if self._killed:
+            self._signal(signal.SIGTERM)
+        return True
+
+    def _signal(self, number: signal.Signals) -> None:
+        if self.pid is None:
+            return
+        self._log(f"Sending {number.name} to process tree at pid {self.pid}")
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, number)
+
+    def _arm_sigkill(self, grace_seconds: float, deadline: float) -> None:
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+        self._kill_deadline = deadline
+        self._kill_timer = asyncio.get_running_loop().call_later(
+            max(grace_seconds, 0.0), self._signal, signal.SIGKILL
+        )
+
+    def _reap_leftovers(self) -> None:
+        # Like destroying a Mesos container: nothing of the task outlives it.
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+            self._kill_timer = None
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
