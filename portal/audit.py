@@ -37,6 +37,7 @@ KNOWN_ACTIONS = (
     "membership.role",
     "membership.remove",
     "encryption.rotate",
+    "encryption.drop_old_keys",
     "user.create",
 )
 KNOWN_OBJECT_TYPES = ("configvalue", "environment", "team", "membership", "user", "encryption")
@@ -101,6 +102,18 @@ def changes(
             continue
         diff[name] = REDACTED if name in secret else [_short(old), _short(new)]
     return diff
+
+
+def diff_lines(diff: dict[str, Any]) -> list[str]:
+    """One readable line per changed field, for pages."""
+    lines = []
+    for name, change in diff.items():
+        if isinstance(change, list) and len(change) == 2:
+            old, new = ("-" if value is None else value for value in change)
+            lines.append(f"{name}: {old} → {new}")
+        else:
+            lines.append(f"{name}: {change}")
+    return lines
 
 
 def record(

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -19,7 +19,13 @@ if TYPE_CHECKING:
 
 
 def team_list(user: AnyUser) -> QuerySet[Team]:
-    return permissions.teams_for(user).annotate(member_count=Count("memberships")).order_by("name")
+    """The reader's teams with member_count and my_role (None for a superuser outsider)."""
+    my_role = Membership.objects.filter(team=OuterRef("pk"), user_id=user.pk).values("role")
+    return (
+        permissions.teams_for(user)
+        .annotate(member_count=Count("memberships", distinct=True), my_role=Subquery(my_role[:1]))
+        .order_by("name")
+    )
 
 
 def team_get(user: AnyUser, slug: str, needed: Role = Role.VIEWER) -> tuple[Team, Role]:
