@@ -23,6 +23,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 BERTH_ENCRYPTION_KEYS_FILE = Path(
     env_str("BERTH_ENCRYPTION_KEYS_FILE", str(DATA_DIR / "encryption-keys"))
 )
+# How many reverse proxies sit in front of Berth; only then is X-Forwarded-For believed
+# (the audit log records the client address).
+BERTH_TRUSTED_PROXIES = env_int("BERTH_TRUSTED_PROXIES", 0)
 SECURE_HTTPS = env_bool("BERTH_SECURE_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_HTTPS
 CSRF_COOKIE_SECURE = SECURE_HTTPS
