@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from devcluster.agent import docker, http
+from devcluster.agent.executor import CommandRunner
 from devcluster.agent.health import HealthChecker
 from devcluster.agent.sandbox import DiskSandbox, attach_paths, create_sandbox, memory_sandbox
+from devcluster.agent.simulated import SimulatedRunner
 from devcluster.agent.status_stream import TERMINAL_STATES, StatusStream
 from devcluster.agent.task import (
     EXECUTOR_CPUS,
@@ -265,17 +267,13 @@ class Agent:
 
     def _make_runner(self, record: TaskRecord) -> Runner:
         if self.config.simulated:
-            from devcluster.agent.simulated import SimulatedRunner
-
             return SimulatedRunner(self, record)
         image = docker.image_of(record.task_info)
-        if image is not None and self.docker_engine:
-            from devcluster.agent.docker import DockerRunner
-
-            return DockerRunner(self, record, image)
-        from devcluster.agent.executor import CommandRunner
-
-        return CommandRunner(self, record, missing_image=image)
+        if image is None:
+            return CommandRunner(self, record)
+        if self.docker_engine:
+            return docker.DockerRunner(self, record, image)
+        return CommandRunner(self, record, message=docker.no_engine_message(image))
 
     def _kill(self, record: TaskRecord, grace: float) -> None:
         assert record.runner is not None

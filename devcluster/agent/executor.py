@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from devcluster.agent import stats
 from devcluster.agent.command import LaunchError, command_argv, task_environment
-from devcluster.agent.docker import no_engine_message
 from devcluster.agent.fetcher import fetch_all
 from devcluster.interfaces import Json
 
@@ -55,10 +54,11 @@ def exit_text(returncode: int) -> str:
 
 
 class CommandRunner:
-    def __init__(self, agent: Agent, record: TaskRecord, *, missing_image: str | None) -> None:
+    def __init__(self, agent: Agent, record: TaskRecord, *, message: str | None = None) -> None:
         self._agent = agent
         self._record = record
-        self._message = no_engine_message(missing_image) if missing_image else None
+        # Said on STARTING and RUNNING (e.g. that an image was asked for but not used).
+        self._message = message
         assert record.directory is not None
         self._sandbox = record.directory
         self._log = ExecutorLog(self._sandbox / "stderr")
@@ -67,6 +67,8 @@ class CommandRunner:
         self._kill_timer: asyncio.TimerHandle | None = None
         self._kill_deadline: float | None = None
         self._killed = False
+        self._preparing = False
+        self._pending_grace = 0.0
         self.pid: int | None = None
 
     # -- Runner -----------------------------------------------------------------------
@@ -76,8 +78,11 @@ class CommandRunner:
 
     def kill(self, grace_seconds: float) -> None:
         if self._proc is None:
+            # While fetching, the launch is abandoned; while forking, the kill waits for
+            # the process (cancelling a fork half-way could leave it untracked).
             self._killed = True
-            if self._main is not None:
+            self._pending_grace = grace_seconds
+            if self._preparing and self._main is not None:
                 self._main.cancel()
             return
         if self._proc.returncode is not None:
@@ -91,18 +96,18 @@ class CommandRunner:
                 f"Received kill for task {self._record.task_id} with grace period of "
                 f"{grace_seconds:g}secs"
             )
-            self._signal(signal.SIGTERM)
-        self._arm_sigkill(grace_seconds, deadline)
+        self._terminate(grace_seconds, deadline)
 
     def stop_quietly(self) -> None:
         if self._proc is None:
-            if self._main is not None:
+            self._killed = True
+            if self._preparing and self._main is not None:
                 self._main.cancel()
             return
         if self._proc.returncode is None:
             self._killed = True
-            self._signal(signal.SIGTERM)
-            self._arm_sigkill(QUIET_STOP_GRACE_SECONDS, time.monotonic() + QUIET_STOP_GRACE_SECONDS)
+            deadline = time.monotonic() + QUIET_STOP_GRACE_SECONDS
+            self._terminate(QUIET_STOP_GRACE_SECONDS, deadline)
 
     async def wait_stopped(self) -> None:
         if self._main is not None:
@@ -118,6 +123,7 @@ class CommandRunner:
 
     async def _run(self) -> None:
         agent, record = self._agent, self._record
+        self._preparing = True
         try:
             env = await self._prepare()
         except asyncio.CancelledError:
@@ -130,6 +136,7 @@ class CommandRunner:
             )
             return
         except LaunchError as error:
+            agent.events["launch_errors"] += 1
             self._log(f"Failed to launch container: {error}")
             agent.update(
                 record,
@@ -139,6 +146,8 @@ class CommandRunner:
                 source="SOURCE_AGENT",
             )
             return
+        finally:
+            self._preparing = False
         if not await self._spawn(env):
             return
         assert self._proc is not None
@@ -162,14 +171,20 @@ class CommandRunner:
             try:
                 await fetch_all(uris, self._sandbox, self._log)
             except LaunchError as error:
+                self._agent.events["fetches_failed"] += 1
                 raise LaunchError(
                     f"Failed to fetch all URIs for container '{record.container_id}': {error}"
                 ) from error
+            self._agent.events["fetches_ok"] += 1
         return env
+
+    def _command(self, env: dict[str, str]) -> tuple[list[str], str]:
+        """(argv, executable) of the process to start."""
+        return command_argv(self._record.task_info.get("command") or {})
 
     async def _spawn(self, env: dict[str, str]) -> bool:
         agent, record = self._agent, self._record
-        argv, executable = command_argv(record.task_info.get("command") or {})
+        argv, executable = self._command(env)
         try:
             with (
                 (self._sandbox / "stdout").open("ab") as out,
@@ -188,6 +203,7 @@ class CommandRunner:
         except OSError as error:
             message = f"Failed to launch command '{executable}': {error.strerror or error}"
             self._log(message)
+            agent.events["launch_errors"] += 1
             agent.update(record, "TASK_STARTING", message=self._message)
             agent.update(record, "TASK_FAILED", message=message)
             return False
@@ -196,8 +212,14 @@ class CommandRunner:
         agent.update(record, "TASK_STARTING", message=self._message)
         agent.update(record, "TASK_RUNNING", message=self._message)
         if self._killed:
-            self._signal(signal.SIGTERM)
+            self._terminate(self._pending_grace, time.monotonic() + self._pending_grace)
         return True
+
+    def _terminate(self, grace_seconds: float, deadline: float) -> None:
+        """SIGTERM to the process group now, SIGKILL when the grace ends."""
+        if self._kill_deadline is None:
+            self._signal(signal.SIGTERM)
+        self._arm_sigkill(grace_seconds, deadline)
 
     def _signal(self, number: signal.Signals) -> None:
         if self.pid is None:
@@ -207,6 +229,8 @@ class CommandRunner:
             os.killpg(self.pid, number)
 
     def _arm_sigkill(self, grace_seconds: float, deadline: float) -> None:
+        if self._kill_deadline is not None and deadline >= self._kill_deadline:
+            return
         if self._kill_timer is not None:
             self._kill_timer.cancel()
         self._kill_deadline = deadline

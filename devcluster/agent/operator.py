@@ -65,10 +65,8 @@ async def api_v1(agent: Agent, request: web.Request) -> web.Response:
 
 async def _parse(request: web.Request) -> Json:
     if request.method != "POST":
-        raise CallError(
-            405,
-            f"405 Method Not Allowed. Expecting one of {{ 'POST' }}, but received '{request.method}'.",
-        )
+        expected = "405 Method Not Allowed. Expecting one of { 'POST' }"
+        raise CallError(405, f"{expected}, but received '{request.method}'.")
     content_type = request.headers.get("Content-Type")
     if content_type is None:
         raise CallError(400, "Expecting 'Content-Type' to be present")
@@ -90,10 +88,8 @@ async def _parse(request: web.Request) -> Json:
         raise CallError(400, "Failed to convert JSON into Call protobuf: Expecting a JSON object")
     kind = call.get("type")
     if isinstance(kind, (int, float)) and not isinstance(kind, bool):
-        raise CallError(
-            400,
-            "Failed to convert JSON into Call protobuf: Not expecting a JSON number for field 'type'",
-        )
+        problem = "Not expecting a JSON number for field 'type'"
+        raise CallError(400, f"Failed to convert JSON into Call protobuf: {problem}")
     return call
 
 

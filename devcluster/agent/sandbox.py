@@ -95,7 +95,7 @@ class DiskSandbox:
 
     def _resolve(self, rel: str) -> Path:
         root = os.path.realpath(self.root)
-        target = os.path.realpath(os.path.join(root, rel)) if rel else root
+        target = os.path.realpath(Path(root, rel)) if rel else root
         if target != root and not target.startswith(root + os.sep):
             raise OutsideSandbox(rel)
         return Path(target)

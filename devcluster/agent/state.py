@@ -141,8 +141,10 @@ def legacy_state(agent: Agent) -> Json:
     live = [fw for fw in agent.frameworks.values() if fw.live]
     done = [fw for fw in agent.frameworks.values() if not fw.live]
     return {
-        **{k: v for k, v in version().items() if k != "version"},
         "version": VERSION,
+        "build_date": BUILD_DATE,
+        "build_time": BUILD_TIME,
+        "build_user": BUILD_USER,
         "start_time": agent.start_time,
         "id": config.agent_id,
         "pid": pid(agent),
