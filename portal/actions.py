@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from portal import audit, crypto
 from portal.audit import AuditContext
@@ -381,6 +382,6 @@ def admin_ensure(
         )
         audit.record(ctx, action="user.create", obj=user, diff={"superuser": [None, True]})
         if not Team.objects.exists():
-            team = team_create(ctx=ctx, name=team_name, slug=team_name.lower())
+            team = team_create(ctx=ctx, name=team_name, slug=slugify(team_name)[:40])
             membership_add(ctx=ctx, team=team, user=user, role=Role.ADMIN)
     return user, password

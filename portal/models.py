@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator, URLValidator
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -20,6 +23,9 @@ ENV_VAR_NAME = RegexValidator(
 # Mesos and libprocess read these from a task's environment; a value set here would
 # silently change how the agent runs the task, so they are not configuration.
 RESERVED_PREFIXES = ("MESOS_", "LIBPROCESS_")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 MAX_CONFIG_VALUE_LENGTH = 32_768
 
 
@@ -36,14 +42,36 @@ def validate_master_urls(raw: str) -> None:
     urls = [url.strip() for url in raw.split(",") if url.strip()]
     if not urls:
         raise ValidationError("Enter at least one master URL, like http://127.0.0.1:5050.")
-    check = URLValidator(schemes=["http", "https"])
     for url in urls:
-        try:
-            check(url)
-        except ValidationError:
+        if not _is_master_url(url):
             raise ValidationError(
                 f"{url!r} is not an http(s) URL like http://master.example:5050.", code="url"
-            ) from None
+            )
+
+
+def _is_master_url(url: str) -> bool:
+    # Masters often have bare hostnames (mesos-master-1), which URLValidator refuses.
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return (
+        parts.scheme in ("http", "https")
+        and bool(_HOST.match(host) or _is_ip(host))
+        and (port is None or 0 < port < 65536)
+        and not parts.query
+        and not parts.fragment
+    )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_mesos_role(role: str) -> None:
