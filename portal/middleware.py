@@ -9,6 +9,25 @@ from django.http import HttpRequest, HttpResponse
 from portal.models import Environment
 
 SESSION_KEY = "berth_environment"
+_CACHE_ATTR = "_berth_environments"
+
+
+def environments_for(request: HttpRequest) -> list[Environment]:
+    """All environments in display order, loaded at most once per request."""
+    cached: list[Environment] | None = getattr(request, _CACHE_ATTR, None)
+    if cached is None:
+        cached = list(Environment.objects.all())
+        setattr(request, _CACHE_ATTR, cached)
+    return cached
+
+
+def pick_environment(environments: list[Environment], slug: str | None) -> Environment | None:
+    # A slug left in the session by a since-deleted environment falls back to the
+    # first one rather than to "no environment", so every page still shows a colour.
+    for environment in environments:
+        if environment.slug == slug:
+            return environment
+    return environments[0] if environments else None
 
 
 class CurrentEnvironmentMiddleware:
@@ -16,8 +35,9 @@ class CurrentEnvironmentMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # One small query: the list is tiny (dev, staging, prod) and the context
+        # processor reuses it for the switcher instead of querying again.
         slug = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
-        environments = Environment.objects.all()
-        current = environments.filter(slug=slug).first() if slug else None
-        request.environment = current or environments.first()  # type: ignore[attr-defined]
+        current = pick_environment(environments_for(request), slug)
+        request.environment = current  # type: ignore[attr-defined]
         return self.get_response(request)
