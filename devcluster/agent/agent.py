@@ -57,6 +57,8 @@ class Agent:
         self.events: Counter[str] = Counter()
         self.docker_engine = False
         self._health: dict[TaskRecord, HealthChecker] = {}
+        work_dir = config.work_dir.absolute()
+        self._frameworks_dir = f"{work_dir}/slaves/{config.agent_id}/frameworks"
         self._started = False
 
     # -- AgentApi ---------------------------------------------------------------------
@@ -101,9 +103,15 @@ class Agent:
             stream=StatusStream(self._sender(task.framework_id), self.config.status_retry_seconds),
         )
         if self.config.simulated:
+            # Plain string building: pathlib costs too much at benchmark launch rates.
+            record.sandbox_dir = (
+                f"{self._frameworks_dir}/{task.framework_id}/executors/{task_id}"
+                f"/runs/{record.container_id}"
+            )
             record.sandbox = memory_sandbox(record)
         else:
             record.directory = create_sandbox(self.config, record)
+            record.sandbox_dir = str(record.directory)
             record.sandbox = DiskSandbox(record.directory)
         framework.live[task_id] = record
         for path in attach_paths(self, record):
@@ -211,19 +219,7 @@ class Agent:
 
     def sandbox_directory(self, record: TaskRecord) -> str:
         """The absolute sandbox path /state shows (simulated tasks get the same layout)."""
-        if record.directory is not None:
-            return str(record.directory)
-        return str(
-            self.config.work_dir
-            / "slaves"
-            / self.config.agent_id
-            / "frameworks"
-            / record.framework_id
-            / "executors"
-            / record.task_id
-            / "runs"
-            / record.container_id
-        )
+        return record.sandbox_dir
 
     def used_resources(self) -> dict[str, float]:
         used = {"disk": 0.0, "mem": 0.0, "gpus": 0.0, "cpus": 0.0}

@@ -102,10 +102,10 @@ def json_response(request: web.Request, body: Any, status: int = 200) -> web.Res
     text = json.dumps(body, separators=(",", ":"))
     callback = request.query.get("jsonp")
     if callback:
-        return web.Response(
-            text=f"{callback}({text});", status=status, content_type="text/javascript"
-        )
-    return web.Response(text=text, status=status, content_type="application/json")
+        text = f"{callback}({text});"
+    # Bytes, so that aiohttp adds no charset: Mesos says exactly "application/json".
+    kind = "text/javascript" if callback else "application/json"
+    return web.Response(body=text.encode(), status=status, content_type=kind)
 
 
 def text_response(text: str, status: int) -> web.Response:

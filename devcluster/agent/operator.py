@@ -60,7 +60,7 @@ async def api_v1(agent: Agent, request: web.Request) -> web.Response:
         body = _dispatch(agent, call)
     except CallError as error:
         return text_response(error.text, error.status)
-    return web.Response(text=json.dumps(body, separators=(",", ":")), content_type=JSON)
+    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), content_type=JSON)
 
 
 async def _parse(request: web.Request) -> Json:

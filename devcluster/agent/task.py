@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -71,14 +72,20 @@ def labels_of(task_info: Json) -> dict[str, str]:
     return {str(label.get("key")): str(label.get("value", "")) for label in labels}
 
 
+def _container_id() -> str:
+    # Random v4 UUIDs without a urandom syscall each: ids only need to be unique.
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+
 @dataclass(eq=False)
 class TaskRecord:
     launched: LaunchedTask
     agent_id: str
     ip: str
     stream: StatusStream
-    container_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    container_id: str = field(default_factory=lambda: _container_id())
     directory: Path | None = None
+    sandbox_dir: str = ""
     sandbox: SandboxView | None = None
     runner: Runner | None = None
     state: str = "TASK_STAGING"

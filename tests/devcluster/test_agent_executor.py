@@ -57,7 +57,7 @@ def test_updates_have_the_shape_of_the_command_executors(tmp_path: Path) -> None
             failed = await sink.wait_terminal("shape")
             starting, running = sink.of("shape")[:2]
             assert list(starting) == UPDATE_KEYS
-            assert list(failed) == UPDATE_KEYS[:2] + ["message"] + UPDATE_KEYS[2:]
+            assert list(failed) == [*UPDATE_KEYS[:2], "message", *UPDATE_KEYS[2:]]
             assert failed["message"] == "Command exited with status 3"
             for update in (starting, running, failed):
                 assert update["source"] == "SOURCE_EXECUTOR"

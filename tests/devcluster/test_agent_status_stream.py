@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 
 from devcluster.agent.status_stream import StatusStream, new_uuid
 
@@ -53,7 +54,7 @@ def test_it_resends_the_same_update_with_a_doubling_delay() -> None:
         stream.close()
         assert len(sent) >= 3
         assert all(status is head for _, status in sent)
-        gaps = [later - earlier for (earlier, _), (later, _) in zip(sent, sent[1:], strict=False)]
+        gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(sent)]
         assert gaps[1] > gaps[0] * 1.5
 
     asyncio.run(scenario())
