@@ -217,7 +217,7 @@ def test_the_v1_api_lists_and_reads_files(tmp_path: Path) -> None:
 
 def test_the_sandbox_stays_readable_while_the_task_runs(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with running_agent(tmp_path) as (agent, sink):
+        async with running_agent(tmp_path) as (agent, _sink):
             agent.launch(launched(task("live", "echo started; sleep 30")))
             stdout = _q(sandbox_path("live", "stdout"))
 
