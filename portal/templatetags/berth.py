@@ -18,6 +18,9 @@ from django.utils.safestring import SafeString
 
 register = template.Library()
 
+# Template variables arrive as numbers, numeric strings, "" (missing) or None.
+Number = float | str | None
+
 _HEX = re.compile(r"^#([0-9a-fA-F]{6})$")
 _MONTH = 30 * 86400
 _DASH = "\u2014"
@@ -75,7 +78,7 @@ def exact_time(value: dt.datetime | None) -> str:
 
 
 @register.filter
-def duration(value: float | int | dt.timedelta | None) -> str:
+def duration(value: Number | dt.timedelta) -> str:
     if value is None or value == "":
         return _DASH
     seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
@@ -91,7 +94,7 @@ def _scaled(value: float, units: tuple[str, ...]) -> str:
 
 
 @register.filter
-def mb(value: float | int | None) -> str:
+def mb(value: Number) -> str:
     """Mesos megabytes (mem, disk) in the largest unit that keeps a number >= 1."""
     if value is None or value == "":
         return _DASH
@@ -99,14 +102,14 @@ def mb(value: float | int | None) -> str:
 
 
 @register.filter(name="bytes")
-def human_bytes(value: float | int | None) -> str:
+def human_bytes(value: Number) -> str:
     if value is None or value == "":
         return _DASH
     return _scaled(float(value), ("B", "KB", "MB", "GB", "TB", "PB"))
 
 
 @register.filter
-def cpus(value: float | int | None) -> str:
+def cpus(value: Number) -> str:
     if value is None or value == "":
         return _DASH
     number = float(value)
@@ -114,7 +117,7 @@ def cpus(value: float | int | None) -> str:
 
 
 @register.filter
-def percent(value: float | None, places: int = 0) -> str:
+def percent(value: Number, places: int = 0) -> str:
     """A ratio (0.42) as a percentage ('42%')."""
     if value is None or value == "":
         return _DASH

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 from django.contrib.auth.models import User
@@ -19,7 +19,7 @@ from portal.env import env_bool
 from portal.models import Environment
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, ViewportSize
     from pytest_django.live_server_helper import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,13 +33,16 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-LAPTOP = {"width": 1366, "height": 860}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1366, "height": 860}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 PASSWORD = "correct horse battery"
 # Short enough that a broken page fails fast on a 2-core CI box, long enough for a cold start.
 TIMEOUT_MS = 10_000
 
-LogIn = Callable[["Page", str, str], None]
+
+class LogIn(Protocol):
+    def __call__(self, page: Page, username: str, password: str = ...) -> None: ...
+
 
 # "localhost" makes Chromium try ::1 first and wait out its fallback delay on every new
 # connection where IPv6 loopback is missing; the server listens on IPv4 anyway.

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.cache import SessionStore
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.views import defaults
+from pytest_django import DjangoAssertNumQueries
 
 from portal.context_processors import navigation
 from portal.middleware import SESSION_KEY, CurrentEnvironmentMiddleware
@@ -212,15 +215,21 @@ def test_a_deleted_environment_in_the_session_falls_back_to_the_first(
 def test_the_current_environment_costs_one_query_per_request(
     rf: RequestFactory,
     environments: dict[str, Environment],
-    django_assert_num_queries: pytest.FixtureDef,  # type: ignore[type-arg]
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
+    seen: list[dict[str, object]] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.append(navigation(request))
+        return HttpResponse()
+
     request = rf.get("/")
-    request.session = {SESSION_KEY: "prod"}  # type: ignore[assignment]
-    middleware = CurrentEnvironmentMiddleware(lambda req: navigation(req))  # type: ignore[arg-type,return-value]
+    request.session = SessionStore()
+    request.session[SESSION_KEY] = "prod"
     with django_assert_num_queries(1):
-        context = middleware(request)
-    assert context["current_environment"] == environments["prod"]  # type: ignore[index]
-    assert environments["dev"] in context["environments"]  # type: ignore[index]
+        CurrentEnvironmentMiddleware(view)(request)
+    assert seen[0]["current_environment"] == environments["prod"]
+    assert seen[0]["environments"] == list(Environment.objects.all())
 
 
 # Sign-in and sign-out
