@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from django.contrib.auth.models import User
 from django.urls import NoReverseMatch, reverse
 from playwright.sync_api import Page, expect
 
-from portal.models import Environment
+from portal.models import Environment, Membership, Team
 from tests.browser.conftest import LAPTOP, PASSWORD, PHONE, LogIn
 
 pytestmark = pytest.mark.browser
@@ -99,6 +100,19 @@ def test_logging_out_returns_to_the_sign_in_page(admin_page: Page) -> None:
     expect(admin_page).to_have_url("/login/")
     admin_page.goto("/")
     expect(admin_page).to_have_url("/login/?next=/")
+
+
+def test_relative_times_keep_counting_while_the_page_stays_open(
+    page: Page, django_user_model: type[User], environments: dict[str, Environment], log_in: LogIn
+) -> None:
+    grace = django_user_model.objects.create_user("grace", password=PASSWORD)
+    Membership.objects.create(team=Team.objects.create(name="Ops", slug="ops"), user=grace)
+    page.clock.install()
+    log_in(page, "grace")
+    when = page.locator("time[data-relative]").first
+    expect(when).to_have_text(re.compile(r"^(just now|\d+s ago)$"))
+    page.clock.fast_forward("03:00")
+    expect(when).to_have_text(re.compile(r"^3m( \d+s)? ago$"))
 
 
 def test_htmx_is_served_from_the_portal_itself(admin_page: Page) -> None:

@@ -9,15 +9,27 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, path, reverse
 from django.views import defaults
 from pytest_django import DjangoAssertNumQueries
 
+from portal import urls as portal_urls
 from portal.context_processors import navigation
 from portal.middleware import SESSION_KEY, CurrentEnvironmentMiddleware
 from portal.models import Environment, Membership, Role, Team
 
 pytestmark = pytest.mark.django_db
+
+
+def _crash(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("a bug in some view")
+
+
+# The portal's own URLs plus one view that fails, for the server error page.
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("crash/", _crash),
+    *portal_urls.urlpatterns,
+]
 
 DEV_COLOUR = "#1f883d"
 PROD_COLOUR = "#cf222e"
@@ -304,3 +316,21 @@ def test_the_server_error_page_needs_no_request_or_context() -> None:
     html = render_to_string("500.html")
     assert "Something went wrong on our side" in html
     assert "app.css" in html
+
+
+@pytest.mark.urls(__name__)
+def test_a_crashing_view_shows_the_server_error_page(user_client: Client) -> None:
+    user_client.raise_request_exception = False
+    response = user_client.get("/crash/")
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.content.decode()
+
+
+def test_a_form_posted_without_its_token_says_it_expired(
+    user: User, environments: dict[str, Environment]
+) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post(reverse("environment_switch"), {"environment": "prod"})
+    assert response.status_code == 403
+    assert "This form has expired" in response.content.decode()
