@@ -245,9 +245,11 @@ def _store_value(item: ConfigValue, *, value: str, is_secret: bool, created: boo
 def _config_diff(before: ConfigValue | None, after: ConfigValue, value_changed: bool) -> dict:
     was_secret = before is not None and before.is_secret
     old_value = before.value if before is not None else None
-    diff = audit.changes(
-        {"secret": was_secret if before is not None else None},
-        {"secret": after.is_secret},
+    # On creation only a secret says so; "secret: False" on every new value is noise.
+    diff = (
+        audit.changes({"secret": was_secret}, {"secret": after.is_secret})
+        if before is not None or after.is_secret
+        else {}
     )
     if value_changed:
         # A secret's value (old or new) never enters the diff.

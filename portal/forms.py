@@ -133,15 +133,29 @@ class ConfigValueForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(required=False, max_length=150, label="Who")
+    actor = forms.CharField(
+        required=False,
+        max_length=150,
+        widget=forms.TextInput(attrs={"placeholder": "Who (username)", "aria-label": "Who"}),
+    )
     action = forms.CharField(
         required=False,
         max_length=64,
-        widget=forms.TextInput(attrs={"list": "audit-actions", "placeholder": "secret.set"}),
+        widget=forms.TextInput(
+            attrs={"list": "audit-actions", "placeholder": "Action", "aria-label": "Action"}
+        ),
     )
-    object_type = forms.CharField(required=False, max_length=64, label="Object type")
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    object_type = forms.CharField(
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": "Object type", "aria-label": "Object type"}),
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     known_actions = KNOWN_ACTIONS
 

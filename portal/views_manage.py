@@ -27,6 +27,13 @@ def _ctx(request: AuthedRequest) -> audit.AuditContext:
     return audit.AuditContext.from_request(request)
 
 
+def _about(request: AuthedRequest, environment: Environment) -> Environment:
+    """Show this environment's band and colour on a page about it, whatever the switcher says:
+    a page about prod must never look like dev."""
+    request.environment = environment
+    return environment
+
+
 def _render(
     request: AuthedRequest, template: str, context: dict[str, Any], partial: str = ""
 ) -> HttpResponse:
@@ -174,7 +181,7 @@ def environments(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_GET
 def environment_detail(request: AuthedRequest, slug: str) -> HttpResponse:
-    environment = selectors.environment_get(slug)
+    environment = _about(request, selectors.environment_get(slug))
     context = {
         "env": environment,
         "config": selectors.config_list(environment, None),
@@ -216,7 +223,7 @@ def _form_page(
 @require_http_methods(["GET", "POST"])
 def environment_edit(request: AuthedRequest, slug: str) -> HttpResponse:
     permissions.require_environment_manager(request.user)
-    environment = selectors.environment_get(slug)
+    environment = _about(request, selectors.environment_get(slug))
     form = forms.EnvironmentForm(request.POST or None, initial=_environment_initial(environment))
     if request.method == "POST" and form.is_valid():
         try:
@@ -229,7 +236,7 @@ def environment_edit(request: AuthedRequest, slug: str) -> HttpResponse:
             messages.success(request, f"Saved environment {environment.name}.")
             return redirect("environment_detail", slug=environment.slug)
     # Re-read: a rejected update has already changed the instance in memory.
-    return _form_page(request, form, selectors.environment_get(slug))
+    return _form_page(request, form, _about(request, selectors.environment_get(slug)))
 
 
 @sensitive_post_parameters("secret")
@@ -237,7 +244,7 @@ def environment_edit(request: AuthedRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def environment_credentials(request: AuthedRequest, slug: str) -> HttpResponse:
     permissions.require_environment_manager(request.user)
-    environment = selectors.environment_get(slug)
+    environment = _about(request, selectors.environment_get(slug))
     initial = {"principal": environment.mesos_principal}
     form = forms.CredentialsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -260,7 +267,7 @@ def environment_credentials(request: AuthedRequest, slug: str) -> HttpResponse:
 
 def _config_scope(request: AuthedRequest, slug: str, team_slug: str) -> tuple[Environment, Any]:
     """The environment and the team (None: environment-wide) the reader may see."""
-    environment = selectors.environment_get(slug)
+    environment = _about(request, selectors.environment_get(slug))
     team = selectors.team_get(request.user, team_slug)[0] if team_slug else None
     return environment, team
 

@@ -320,3 +320,13 @@ def test_credentials_refuse_a_new_secret_and_a_removal_at_once(admin_client) -> 
 
 def test_an_unknown_environment_is_404(admin_client) -> None:
     assert admin_client.get(reverse("environment_detail", args=["nope"])).status_code == 404
+
+
+def test_a_page_about_prod_wears_prods_band_whatever_the_switcher_says(admin_client) -> None:
+    for url in (
+        reverse("environment_detail", args=["prod"]),
+        reverse("config", args=["prod"]),
+        reverse("environment_edit", args=["prod"]),
+    ):
+        assert 'data-environment="prod"' in admin_client.get(url).content.decode()
+    assert 'data-environment="dev"' in admin_client.get(reverse("teams")).content.decode()
