@@ -125,6 +125,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("BERTH_STATIC_ROOT", str(DATA_DIR / "staticfiles")))
+# Whitenoise serves from here once collectstatic has run; it must exist before that.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # CACHE
 REDIS_URL = env_str("REDIS_URL", "")
