@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cluster.types import FrameworkInfo
@@ -44,9 +44,8 @@ def framework_info_json(info: FrameworkInfo) -> Json:
     body.update(_roles_json(info))
     if info.capabilities:
         body["capabilities"] = [{"type": c} for c in info.capabilities]
-    for key in ("hostname", "webui_url", "principal"):
-        if getattr(info, key):
-            body[key] = getattr(info, key)
+    optional = {"hostname": info.hostname, "webui_url": info.webui_url, "principal": info.principal}
+    body.update({key: value for key, value in optional.items() if value})
     if info.labels:
         body["labels"] = labels_json(info.labels)
     return body
@@ -61,8 +60,8 @@ def _roles_json(info: FrameworkInfo) -> Json:
     return {"role": info.roles[0]} if info.roles else {}
 
 
-def labels_json(labels: Any) -> Json:
-    return {"labels": [{"key": str(k), "value": str(v)} for k, v in labels.items()]}
+def labels_json(labels: Mapping[str, str]) -> Json:
+    return {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
 
 
 def call_envelope(call_type: str, framework_id: str | None, body: Json | None = None) -> Json:

@@ -159,11 +159,7 @@ class AgentExecutor:
     completed: bool = False
 
     def runs(self, task_id: str) -> bool:
-        return (
-            task_id in self.task_ids
-            or task_id in self.completed_task_ids
-            or (task_id in self.queued_task_ids)
-        )
+        return task_id in (*self.task_ids, *self.completed_task_ids, *self.queued_task_ids)
 
 
 @dataclass(frozen=True, slots=True)
