@@ -57,7 +57,9 @@ class StatusSink(Protocol):
         """A full TaskStatus (source SOURCE_EXECUTOR, uuid set, agent_id, executor_id,
         timestamp, container_status...). The master records it as the task's latest
         state, frees resources on a terminal state, and forwards it as an UPDATE event if
-        the framework is connected (otherwise it is dropped; the agent resends it)."""
+        the framework is connected (otherwise it is dropped; the agent resends it).
+        Treat the status as read-only: a task's updates share sub-objects (task_id,
+        agent_id, container_status), and a resend passes the very same dict again."""
 
 
 class AgentApi(Protocol):

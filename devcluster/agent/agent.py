@@ -306,6 +306,7 @@ class Agent:
         if framework is None or framework.live.get(record.task_id) is not record:
             return
         del framework.live[record.task_id]
+        record.compact()
         framework.completed.append(record)
         while len(framework.completed) > MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK:
             self._detach(framework.completed.popleft())

@@ -38,7 +38,7 @@ class FilesError(Exception):
 def resolve(agent: Agent, raw: str) -> tuple[SandboxView, str, TaskRecord]:
     """(sandbox, relative path inside it, record) for an attached path, or FilesError 404."""
     path = "/" + posixpath.normpath("/" + raw).lstrip("/")
-    candidate, rest = path, []
+    candidate, rest = path, list[str]()
     while (record := agent.attached.get(candidate)) is None:
         if candidate == "/":
             raise FilesError(404)

@@ -136,7 +136,7 @@ class MemorySandbox:
         out = f"simulated task {record.task_id}: no process ran\n".encode()
         err = "".join(
             f"{_glog_time(status['timestamp'])} simulated] {status['state']}\n"
-            for status in record.statuses
+            for status in record.status_list()
         ).encode()
         return {"stdout": out, "stderr": err}
 

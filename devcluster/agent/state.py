@@ -220,7 +220,7 @@ def legacy_task(record: TaskRecord) -> Json:
         "state": record.state,
         "resources": _with_ports(record.resources(), _task_ports(info)),
         "role": record.launched.role,
-        "statuses": [_legacy_status(status) for status in record.statuses],
+        "statuses": [_legacy_status(status) for status in record.status_list()],
     }
     labels = (info.get("labels") or {}).get("labels")
     if labels:
@@ -245,6 +245,7 @@ def _legacy_status(status: Json) -> Json:
 
 def v1_task(record: TaskRecord) -> Json:
     info = record.task_info
+    statuses = record.status_list()
     result: Json = {
         "name": info.get("name", record.task_id),
         "task_id": {"value": record.task_id},
@@ -252,10 +253,9 @@ def v1_task(record: TaskRecord) -> Json:
         "agent_id": {"value": record.agent_id},
         "state": record.state,
         "resources": info.get("resources", []),
-        "statuses": list(record.statuses),
+        "statuses": statuses,
     }
-    head = record.stream.head
-    latest = head or record.latest_status
+    latest = record.stream.head or (statuses[-1] if statuses else None)
     if latest is not None:
         result["status_update_state"] = latest["state"]
         result["status_update_uuid"] = latest["uuid"]
@@ -283,7 +283,9 @@ def v1_framework_info(framework: FrameworkRecord) -> Json:
 
 
 def get_tasks(agent: Agent) -> Json:
-    launched, terminated, completed = [], [], []
+    launched: list[Json] = []
+    terminated: list[Json] = []
+    completed: list[Json] = []
     for framework in agent.frameworks.values():
         for record in framework.live.values():
             (terminated if record.terminal else launched).append(v1_task(record))
@@ -298,7 +300,8 @@ def get_tasks(agent: Agent) -> Json:
 
 
 def get_executors(agent: Agent) -> Json:
-    executors, completed = [], []
+    executors: list[Json] = []
+    completed: list[Json] = []
     for framework in agent.frameworks.values():
         executors.extend({"executor_info": v1_executor_info(r)} for r in framework.live.values())
         completed.extend({"executor_info": v1_executor_info(r)} for r in framework.completed)
