@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from devcluster.master import agents
+from devcluster.master import agents, recordio
 from devcluster.master.http import MASTER_KEY, json_response
 from devcluster.master.master import Master
 from devcluster.master.state import AgentRecord
@@ -32,6 +32,10 @@ ENDPOINTS = {
     ),
     "POST /devcluster/frameworks/{framework_id}/drop": (
         "drop a framework's subscription connection, as a network failure would"
+    ),
+    "POST /devcluster/frameworks/{framework_id}/inject": (
+        "put the request body, as is, into the framework's event stream as one RecordIO "
+        "record (a malformed or unknown event, as a buggy or newer master might send)"
     ),
     "POST /devcluster/heartbeats/stop[?framework_id=ID]": "stop sending HEARTBEAT events",
     "POST /devcluster/heartbeats/resume[?framework_id=ID]": "send HEARTBEAT events again",
@@ -109,6 +113,20 @@ async def drop_framework(request: web.Request) -> web.Response:
     return json_response({"framework_id": framework.id, "connected": framework.connected})
 
 
+async def inject_record(request: web.Request) -> web.Response:
+    master = _master(request)
+    framework = master.frameworks.get(request.match_info["framework_id"])
+    if framework is None or framework.stream is None:
+        return _not_found(f"No subscribed framework {request.match_info['framework_id']}")
+    payload = await request.read()
+    if not payload:
+        return web.Response(
+            status=400, text="the body is the record to inject", content_type="text/plain"
+        )
+    framework.stream.send_raw(recordio.encode(payload))
+    return json_response({"framework_id": framework.id, "bytes": len(payload)})
+
+
 async def stop_heartbeats(request: web.Request) -> web.Response:
     master = _master(request)
     master.heartbeats_paused.add(request.query.get("framework_id", "*"))
@@ -132,5 +150,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/devcluster/agents/{agent_id}/heal", heal_agent)
     app.router.add_post("/devcluster/master/restart", restart_master)
     app.router.add_post("/devcluster/frameworks/{framework_id}/drop", drop_framework)
+    app.router.add_post("/devcluster/frameworks/{framework_id}/inject", inject_record)
     app.router.add_post("/devcluster/heartbeats/stop", stop_heartbeats)
     app.router.add_post("/devcluster/heartbeats/resume", resume_heartbeats)
