@@ -102,18 +102,20 @@ class Agent:
             ip=self.ip,
             stream=StatusStream(self._sender(task.framework_id), self.config.status_retry_seconds),
         )
-        if self.config.simulated:
-            # Plain string building: pathlib costs too much at benchmark launch rates.
-            record.sandbox_dir = (
-                f"{self._frameworks_dir}/{task.framework_id}/executors/{task_id}"
-                f"/runs/{record.container_id}"
-            )
-            record.sandbox = memory_sandbox(record)
-        else:
-            record.directory = create_sandbox(self.config, record)
-            record.sandbox_dir = str(record.directory)
-            record.sandbox = DiskSandbox(record.directory)
         framework.live[task_id] = record
+        try:
+            self._make_sandbox(record)
+        except OSError as error:
+            self.events["launch_errors"] += 1
+            message = f"Failed to launch container: cannot create the sandbox: {error}"
+            self.update(
+                record,
+                "TASK_FAILED",
+                message=message,
+                reason="REASON_CONTAINER_LAUNCH_FAILED",
+                source="SOURCE_AGENT",
+            )
+            return
         for path in attach_paths(self, record):
             self.attached[path] = record
         record.runner = self._make_runner(record)
@@ -260,6 +262,19 @@ class Agent:
             sink.on_status(agent_id, framework_id, status)
 
         return send
+
+    def _make_sandbox(self, record: TaskRecord) -> None:
+        if self.config.simulated:
+            # Plain string building: pathlib costs too much at benchmark launch rates.
+            record.sandbox_dir = (
+                f"{self._frameworks_dir}/{record.framework_id}/executors/{record.task_id}"
+                f"/runs/{record.container_id}"
+            )
+            record.sandbox = memory_sandbox(record)
+        else:
+            record.directory = create_sandbox(self.config, record)
+            record.sandbox_dir = str(record.directory)
+            record.sandbox = DiskSandbox(record.directory)
 
     def _make_runner(self, record: TaskRecord) -> Runner:
         if self.config.simulated:

@@ -35,12 +35,15 @@ class SharedServer:
         self.agents: dict[tuple[str, int], Agent] = {}
         self.sites: dict[int, web.SockSite] = {}
         self._ready = False
+        # Agents usually start together (asyncio.gather); only the first sets the app up.
+        self._setup_lock = asyncio.Lock()
 
     async def add(self, agent: Agent, host: str, port: int) -> int:
-        if not self._ready:
-            _add_routes(self.app)
-            await self.runner.setup()
-            self._ready = True
+        async with self._setup_lock:
+            if not self._ready:
+                _add_routes(self.app)
+                await self.runner.setup()
+                self._ready = True
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -250,3 +250,19 @@ def test_executor_resources_are_the_command_executors_share() -> None:
         {"name": "cpus", "type": "SCALAR", "scalar": {"value": EXECUTOR_CPUS}},
         {"name": "mem", "type": "SCALAR", "scalar": {"value": 32.0}},
     ]
+
+
+def test_a_sandbox_that_cannot_be_made_fails_the_task_from_the_agent(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("")
+        async with running_agent(tmp_path, work_dir=blocker) as (agent, sink):
+            agent.launch(launched(task("homeless", "true")))
+            failed = await sink.wait_terminal("homeless")
+            await sink.wait_for(lambda: agent.tasks() == [])
+        assert failed["state"] == "TASK_FAILED"
+        assert failed["source"] == "SOURCE_AGENT"
+        assert failed["reason"] == "REASON_CONTAINER_LAUNCH_FAILED"
+        assert failed["message"].startswith("Failed to launch container: cannot create the sandbox")
+
+    asyncio.run(scenario())

@@ -68,6 +68,20 @@ def test_failing_checks_are_each_reported_then_the_task_is_killed(tmp_path: Path
             killed = await sink.wait_terminal("health-bad")
         unhealthy = _health_updates(sink, "health-bad")
         assert [u["healthy"] for u in unhealthy] == [False, False]
+        assert list(unhealthy[0]) == [
+            "task_id",
+            "state",
+            "source",
+            "reason",
+            "agent_id",
+            "executor_id",
+            "timestamp",
+            "uuid",
+            "healthy",
+            "container_status",
+        ]
+        assert list(killed)[:3] == ["task_id", "state", "message"]
+        assert list(killed)[-2:] == ["healthy", "container_status"]
         assert killed["state"] == "TASK_KILLED"
         assert killed["healthy"] is False
         assert killed["message"] == "Command terminated with signal Terminated"
