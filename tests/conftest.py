@@ -81,3 +81,28 @@ def api_client_for() -> _abc.Callable[..., APIClient]:
         return client
 
     return make
+
+
+# The development cluster: a real `python -m devcluster` process (tests/devcluster_fixture.py).
+# Extra command-line options come from @pytest.mark.devcluster("--agents", "2", ...).
+
+
+@pytest.fixture
+def devcluster(request, tmp_path):
+    """A devcluster of its own for one test; stopped (terminate, then kill) afterwards."""
+    from tests.devcluster_fixture import DevCluster
+
+    marker = request.node.get_closest_marker("devcluster")
+    with DevCluster(*(marker.args if marker else ()), work_dir=tmp_path / "devcluster") as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def devcluster_module(request, tmp_path_factory):
+    """One devcluster shared by a module's tests: each test should subscribe its own framework."""
+    from tests.devcluster_fixture import DevCluster
+
+    marker = request.node.get_closest_marker("devcluster")
+    work_dir = tmp_path_factory.mktemp("devcluster")
+    with DevCluster(*(marker.args if marker else ()), work_dir=work_dir) as cluster:
+        yield cluster

@@ -174,7 +174,8 @@ def _read_number(spec: Field, value: Any) -> Any:
 
 
 def _check_base64(text: str, name: str) -> None:
-    bad = next((c for c in text if not _BASE64.fullmatch(c)), None)
+    # stout's decoder skips whitespace and stops at the first other stray character.
+    bad = next((c for c in text if not _BASE64.fullmatch(c) and not c.isspace()), None)
     if bad is not None:
         raise ConversionError(
             f"Failed to base64 decode bytes field '{name}': Invalid character '{bad}'"

@@ -45,7 +45,14 @@ def subscribe(master: Master, body: Json, stream: EventStream) -> None:
         _fail_over(master, framework, info)
     _attach(master, framework, body, stream)
     master.allocator.request()
-    # Updates that waited for this framework go out again at once (09-failover).
+    # Updates that waited for this framework go out again at once, right after the first
+    # offers (09-failover); the allocation was queued first, so it runs first.
+    asyncio.get_running_loop().call_soon(_resend_unacknowledged, master, framework)
+
+
+def _resend_unacknowledged(master: Master, framework: FrameworkRecord) -> None:
+    if master.frameworks.get(framework.id) is not framework or not framework.connected:
+        return
     for agent in list(master.agents.values()):
         if agent.state == ACTIVE:
             agent.api.resend_unacknowledged(framework.id)
@@ -103,7 +110,9 @@ def _attach(master: Master, framework: FrameworkRecord, body: Json, stream: Even
     framework.stream_id = stream.stream_id
     framework.active = True
     framework.recovered = False
-    framework.reregistered_time = now
+    # A first subscription counts as a registration and a re-registration at once.
+    first = framework.reregistered_time is None and not framework.calls["subscribe"]
+    framework.reregistered_time = framework.registered_time if first else now
     framework.suppressed = set(body.get("suppressed_roles", []))
     framework.offer_constraints = body.get("offer_constraints", {})
     framework.calls["subscribe"] += 1
@@ -145,6 +154,9 @@ def disconnected(master: Master, framework: FrameworkRecord, stream: EventStream
         return
     _detach(framework)
     framework.active = False
+    # Deactivation also forgets offer filters: the returning scheduler gets the
+    # remainder of an earlier ACCEPT at once (09-failover).
+    framework.filters.clear()
     for offer in list(framework.offers.values()):
         master.rescind(offer, notify=False)
     timeout = framework.failover_timeout()

@@ -7,8 +7,10 @@ tests hold the server to the wire format rather than to itself.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,42 +48,68 @@ class RecordIODecoder:
 
 
 class Stream:
-    """A SUBSCRIBE connection read on a background thread."""
+    """A SUBSCRIBE connection over a raw socket, read on a background thread.
+
+    A raw socket (not an HTTP library) so that closing it really drops the connection,
+    and so that tests can see the chunks exactly as the server framed them."""
 
     def __init__(self, url: str, body: Any, headers: dict[str, str] | None = None) -> None:
-        self._client = httpx.Client(timeout=httpx.Timeout(10.0, read=None))
-        content = body if isinstance(body, (bytes, str)) else json.dumps(body)
-        sent = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
-        request = self._client.build_request(
-            "POST", f"{url}/api/v1/scheduler", content=content, headers=sent
+        host, port = url.removeprefix("http://").split(":")
+        content = (
+            body
+            if isinstance(body, bytes)
+            else (body if isinstance(body, str) else json.dumps(body)).encode()
         )
-        self.response = self._client.send(request, stream=True)
-        self.status = self.response.status_code
-        self.headers = self.response.headers
+        sent = {"Content-Type": "application/json", "Accept": "application/json", **(headers or {})}
+        head = f"POST /api/v1/scheduler HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in sent.items())
+        head += f"Content-Length: {len(content)}\r\n\r\n"
+        self._sock = socket.create_connection((host, int(port)), timeout=10)
+        self._sock.sendall(head.encode() + content)
+        self._file = self._sock.makefile("rb")
+        self.status, self.headers = self._read_head()
         self.stream_id = self.headers.get("Mesos-Stream-Id")
         self.events: queue.Queue[Json] = queue.Queue()
         self.received: list[Json] = []
         self.raw = bytearray()
+        self.chunks: list[int] = []
         self.ended: str | None = None
         self.body_text = ""
-        if self.status == 200:
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            self._sock.settimeout(None)
             self._thread = threading.Thread(target=self._read, daemon=True)
             self._thread.start()
         else:
-            self.body_text = self.response.read().decode()
-            self.response.close()
+            length = int(self.headers.get("Content-Length", "0"))
+            self.body_text = self._file.read(length).decode()
+            self.close()
+
+    def _read_head(self) -> tuple[int, httpx.Headers]:
+        status = int(self._file.readline().split()[1])
+        headers = httpx.Headers()
+        while line := self._file.readline().decode("latin-1").strip():
+            name, _, value = line.partition(":")
+            headers[name.strip()] = value.strip()
+        return status, headers
 
     def _read(self) -> None:
         decoder = RecordIODecoder()
         try:
-            for chunk in self.response.iter_raw():
+            while True:
+                size = int(self._file.readline().split(b";")[0], 16)
+                if size == 0:
+                    self._file.readline()
+                    break
+                chunk = self._file.read(size)
+                self._file.read(2)
+                self.chunks.append(size)
                 self.raw.extend(chunk)
                 for record in decoder.feed(chunk):
                     event = json.loads(record)
                     self.received.append(event)
                     self.events.put(event)
             self.ended = "eof" if decoder.pending == 0 else "truncated"
-        except (httpx.HTTPError, OSError) as error:
+        except (OSError, ValueError) as error:
             self.ended = f"error: {type(error).__name__}"
         self.events.put(EOF)
 
@@ -126,8 +154,9 @@ class Stream:
         return self.ended
 
     def close(self) -> None:
-        self.response.close()
-        self._client.close()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
 
 
 def framework_info(name: str = "devcluster-test", **extra: Any) -> Json:
