@@ -242,7 +242,9 @@ def _store_value(item: ConfigValue, *, value: str, is_secret: bool, created: boo
     return changed
 
 
-def _config_diff(before: ConfigValue | None, after: ConfigValue, value_changed: bool) -> dict:
+def _config_diff(
+    before: ConfigValue | None, after: ConfigValue, value_changed: bool
+) -> dict[str, Any]:
     was_secret = before is not None and before.is_secret
     old_value = before.value if before is not None else None
     # On creation only a secret says so; "secret: False" on every new value is noise.

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
-from django.forms import ModelForm
 from django.http import HttpRequest
 
 from portal import audit
@@ -17,13 +16,13 @@ def _record(request: HttpRequest, obj: Model, action: str, team: Team | None) ->
     audit.record(audit.AuditContext.from_request(request), action=action, obj=obj, team=team)
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class AuditedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Writes made in the admin reach the audit log like those made in the portal."""
 
     def _team_of(self, obj: Any) -> Team | None:
         return obj if isinstance(obj, Team) else getattr(obj, "team", None)
 
-    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         verb = "update" if change else "create"
         _record(request, obj, f"{obj._meta.model_name}.admin_{verb}", self._team_of(obj))
@@ -38,7 +37,7 @@ class AuditedAdmin(admin.ModelAdmin):
         super().delete_queryset(request, queryset)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -68,7 +67,7 @@ class EnvironmentAdmin(AuditedAdmin):
     fields = ["name", "slug", "master_urls", "mesos_role", "colour", "position", "mesos_ca_bundle"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

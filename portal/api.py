@@ -42,7 +42,7 @@ def _paginated(
     view: APIView, request: Request, queryset: Any, pagination: type[CursorPagination], out: Any
 ) -> Response:
     paginator = pagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
+    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(out(page, many=True).data)
 
 
@@ -55,7 +55,7 @@ def _raise_as_drf(error: DjangoValidationError) -> None:
     raise ValidationError(detail) from None
 
 
-class EnvironmentOutputSerializer(serializers.Serializer):
+class EnvironmentOutputSerializer(serializers.Serializer[Any]):
     slug = serializers.CharField()
     name = serializers.CharField()
     colour = serializers.CharField()
@@ -86,15 +86,15 @@ class EnvironmentDetailApi(APIView):
         return Response(self.OutputSerializer(selectors.environment_get(slug)).data)
 
 
-class ConfigOutputSerializer(serializers.Serializer):
+class ConfigOutputSerializer(serializers.Serializer[Any]):
     key = serializers.CharField()
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField[Team](slug_field="slug", read_only=True)
     is_secret = serializers.BooleanField()
-    value = serializers.SerializerMethodField()
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    value = serializers.SerializerMethodField(method_name="masked_value")
+    updated_by = serializers.SlugRelatedField[Any](slug_field="username", read_only=True)
     updated_at = serializers.DateTimeField()
 
-    def get_value(self, item: ConfigValue) -> str:
+    def masked_value(self, item: ConfigValue) -> str:
         # The one place a value leaves through the API: secrets only ever as the mask.
         return MASK if item.is_secret else item.value
 
@@ -106,7 +106,7 @@ def _scope(request: Request, slug: str, team_slug: str | None) -> tuple[Environm
 
 
 class ConfigListApi(APIView):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(serializers.Serializer[Any]):
         team = serializers.SlugField(required=False)
 
     OutputSerializer = ConfigOutputSerializer
@@ -121,7 +121,7 @@ class ConfigListApi(APIView):
 
 @method_decorator(sensitive_post_parameters("value"), name="dispatch")
 class ConfigSetApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         key = serializers.CharField(max_length=128)
         value = serializers.CharField(
             allow_blank=True, trim_whitespace=False, max_length=MAX_CONFIG_VALUE_LENGTH
@@ -147,7 +147,7 @@ class ConfigSetApi(APIView):
 
 
 class ConfigDeleteApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         key = serializers.CharField(max_length=128)
         team = serializers.SlugField(required=False, allow_null=True)
 
@@ -162,7 +162,7 @@ class ConfigDeleteApi(APIView):
 
 
 class TeamListApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         slug = serializers.CharField()
         name = serializers.CharField()
         member_count = serializers.IntegerField()
@@ -180,7 +180,7 @@ class TeamListApi(APIView):
 
 
 class AuditListApi(APIView):
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(serializers.Serializer[Any]):
         actor = serializers.CharField(required=False, max_length=150)
         action = serializers.CharField(required=False, max_length=64)
         object_type = serializers.CharField(required=False, max_length=64)
@@ -190,7 +190,7 @@ class AuditListApi(APIView):
         cursor = serializers.CharField(required=False)
         limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Any]):
         id = serializers.IntegerField()
         at = serializers.DateTimeField()
         actor = serializers.CharField(source="actor_username")

@@ -97,7 +97,7 @@ class CredentialsForm(forms.Form):
     clear_secret = forms.BooleanField(required=False, label="Remove the stored secret")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("secret") and data.get("clear_secret"):
             raise ValidationError("Either enter a new secret or remove it, not both.")
         return data
@@ -160,7 +160,7 @@ class AuditFilterForm(forms.Form):
     known_actions = KNOWN_ACTIONS
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
             self.add_error("until", "Pick a day on or after the first day.")

@@ -33,6 +33,11 @@ def _signed_in(user: AnyUser) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
 
+def _uid(user: AnyUser) -> int:
+    # Only called once _signed_in() holds, so there is a primary key.
+    return int(user.pk or 0)
+
+
 def is_superuser(user: AnyUser) -> bool:
     return _signed_in(user) and bool(getattr(user, "is_superuser", False))
 
@@ -42,7 +47,7 @@ def role_for(user: AnyUser, team: Team) -> Role | None:
         return None
     if is_superuser(user):
         return Role.ADMIN
-    raw = Membership.objects.filter(team=team, user_id=user.pk).values_list("role", flat=True)
+    raw = Membership.objects.filter(team=team, user_id=_uid(user)).values_list("role", flat=True)
     found = raw.first()
     return Role(found) if found else None
 
@@ -67,7 +72,9 @@ def teams_for(user: AnyUser) -> QuerySet[Team]:
     if not _signed_in(user):
         return Team.objects.none()
     # A subquery rather than a join, so callers can still count all of a team's members.
-    return Team.objects.filter(pk__in=Membership.objects.filter(user_id=user.pk).values("team_id"))
+    return Team.objects.filter(
+        pk__in=Membership.objects.filter(user_id=_uid(user)).values("team_id")
+    )
 
 
 def teams_with_role(user: AnyUser, needed: Role) -> QuerySet[Team]:
@@ -76,7 +83,7 @@ def teams_with_role(user: AnyUser, needed: Role) -> QuerySet[Team]:
     if not _signed_in(user):
         return Team.objects.none()
     allowed = [role.value for role in Role if role.allows(needed)]
-    mine = Membership.objects.filter(user_id=user.pk, role__in=allowed).values("team_id")
+    mine = Membership.objects.filter(user_id=_uid(user), role__in=allowed).values("team_id")
     return Team.objects.filter(pk__in=mine)
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def team_list(user: AnyUser) -> QuerySet[Team]:
     """The reader's teams with member_count and my_role (None for a superuser outsider)."""
-    my_role = Membership.objects.filter(team=OuterRef("pk"), user_id=user.pk).values("role")
+    my_role = Membership.objects.filter(team=OuterRef("pk"), user_id=user.pk or 0).values("role")
     return (
         permissions.teams_for(user)
         .annotate(member_count=Count("memberships", distinct=True), my_role=Subquery(my_role[:1]))
