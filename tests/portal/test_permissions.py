@@ -62,3 +62,23 @@ def test_environment_wide_config_is_for_superusers_and_team_config_for_team_admi
     assert not permissions.can_manage_config(team_admin, None)
     assert permissions.can_manage_config(team_admin, team)
     assert not permissions.can_manage_config(deployer, team)
+
+
+def test_the_drf_permission_hides_teams_from_outsiders_and_forbids_short_roles(
+    team, viewer, deployer, outsider
+) -> None:
+    from rest_framework.test import APIRequestFactory
+
+    def check(user):
+        request = APIRequestFactory().get("/")
+        request.user = user
+        return permissions.IsTeamDeployer().has_object_permission(request, None, team)
+
+    assert check(deployer) is True
+    with pytest.raises(PermissionDenied):
+        check(viewer)
+    with pytest.raises(Http404):
+        check(outsider)
+    anonymous = APIRequestFactory().get("/")
+    anonymous.user = AnonymousUser()
+    assert permissions.IsTeamViewer().has_permission(anonymous, None) is False
