@@ -1,0 +1,61 @@
+"""Reads for the cluster pages and API: tasks scoped to the reader, clusters and agents."""
+
+from __future__ import annotations
+
+from cluster.selectors.live import (
+    AGENTS_CACHE_SECONDS,
+    START_HINT,
+    AgentsSnapshot,
+    AgentView,
+    ClusterSummary,
+    ClusterView,
+    Connection,
+    Usage,
+    agents_snapshot,
+    cluster_list,
+    cluster_summary,
+    connection_of,
+    metric_rows,
+)
+from cluster.selectors.tasks import (
+    STATE_GROUPS,
+    TaskFilters,
+    TaskRow,
+    ports_text,
+    state_info,
+    status_trail,
+    task_get,
+    task_list,
+    task_row,
+    task_rows,
+    task_visible,
+    why_not_placed_words,
+)
+
+__all__ = [
+    "AGENTS_CACHE_SECONDS",
+    "START_HINT",
+    "STATE_GROUPS",
+    "AgentView",
+    "AgentsSnapshot",
+    "ClusterSummary",
+    "ClusterView",
+    "Connection",
+    "TaskFilters",
+    "TaskRow",
+    "Usage",
+    "agents_snapshot",
+    "cluster_list",
+    "cluster_summary",
+    "connection_of",
+    "metric_rows",
+    "ports_text",
+    "state_info",
+    "status_trail",
+    "task_get",
+    "task_list",
+    "task_row",
+    "task_rows",
+    "task_visible",
+    "why_not_placed_words",
+]
