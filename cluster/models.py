@@ -54,6 +54,9 @@ class Task(models.Model):
     hostname = models.CharField(max_length=255, blank=True)
     agent_url = models.CharField(max_length=255, blank=True)
     ports = models.JSONField(default=list, blank=True)
+    # The agent's attributes (and @region/@zone) when launched: constraints of later tasks of
+    # the group count against them, also after a framework restart.
+    agent_attributes = models.JSONField(default=dict, blank=True)
     healthy = models.BooleanField(null=True, blank=True)
     message = models.TextField(blank=True)
     reason = models.CharField(max_length=80, blank=True)
@@ -68,6 +71,8 @@ class Task(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     kill_requested_at = models.DateTimeField(null=True, blank=True)
+    # When the last status update was stored: reconciliation re-asks for tasks not heard of.
+    status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -81,6 +86,11 @@ class Task(models.Model):
                 fields=["cluster_key", "state"],
                 name="task_live_idx",
                 condition=~Q(state__in=sorted(TERMINAL_STATES)),
+            ),
+            models.Index(
+                fields=["cluster_key"],
+                name="task_kill_idx",
+                condition=Q(desired="kill") & ~Q(state__in=sorted(TERMINAL_STATES)),
             ),
             models.Index(fields=["owner_kind", "owner_id"], name="task_owner_idx"),
             models.Index(fields=["-created_at", "-id"], name="task_recent_idx"),
@@ -110,7 +120,11 @@ class TaskStatusRecord(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["task", "id"], name="status_task_idx")]
+        indexes = [
+            models.Index(fields=["task", "id"], name="status_task_idx"),
+            # Duplicate deliveries are found by uuid; master-made updates have none.
+            models.Index(fields=["uuid"], name="status_uuid_idx", condition=~Q(uuid="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.task_id} {self.state}"
