@@ -2,7 +2,8 @@
 
 Callers check permissions first (portal.permissions); these functions validate, write and
 audit. Bad input raises ValidationError keyed by field, which forms and serializers show
-beside the field. Secret values never enter an audit diff or a log line.
+beside the field. Secret values never enter an audit diff or a log line, and functions that
+hold one are @sensitive_variables so error reports leave their locals out too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.views.decorators.debug import sensitive_variables
 
 from portal import audit, crypto
 from portal.audit import AuditContext
@@ -170,6 +172,7 @@ def environment_update(
     return environment
 
 
+@sensitive_variables()
 def environment_credentials_set(
     *,
     ctx: AuditContext,
@@ -222,6 +225,7 @@ def _config_action(is_secret: bool, verb: str) -> str:
     return f"{'secret' if is_secret else 'config'}.{verb}"
 
 
+@sensitive_variables()
 def _store_value(item: ConfigValue, *, value: str, is_secret: bool, created: bool) -> bool:
     """Write value into item; returns whether the value itself changed."""
     if is_secret:
@@ -263,6 +267,7 @@ def _config_diff(
     return diff
 
 
+@sensitive_variables()
 def config_value_set(
     *,
     ctx: AuditContext,
@@ -295,6 +300,7 @@ def config_value_set(
     return item
 
 
+@sensitive_variables()
 def _config_upsert(
     environment: Environment,
     team: Team | None,

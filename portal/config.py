@@ -7,6 +7,7 @@ straight into a TaskInfo or an HTTP header and never into a log, a page or a sto
 from __future__ import annotations
 
 from django.db.models import Q
+from django.views.decorators.debug import sensitive_variables
 
 from portal import crypto
 from portal.models import ConfigValue, Environment, Team
@@ -16,6 +17,7 @@ def _plain(item: ConfigValue) -> str:
     return crypto.decrypt(item.value_encrypted) if item.is_secret else item.value
 
 
+@sensitive_variables()
 def resolve_environment_variables(environment: Environment, team: Team | None) -> dict[str, str]:
     """The variables a task of `team` gets in `environment`, as {name: value}.
 
@@ -37,6 +39,7 @@ def resolve_environment_variables(environment: Environment, team: Team | None) -
     return dict(sorted(resolved.items()))
 
 
+@sensitive_variables()
 def mesos_credentials(environment: Environment) -> tuple[str, str] | None:
     """(principal, secret) for framework authentication, or None when none is set."""
     if not environment.mesos_principal:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 ENV_VAR = "BERTH_ENCRYPTION_KEYS"
 
@@ -107,10 +108,12 @@ def _current() -> _Cached:
         return _cache
 
 
+@sensitive_variables()
 def encrypt(plain: str) -> bytes:
     return _current().ring.encrypt(plain.encode())
 
 
+@sensitive_variables()
 def decrypt(token: bytes | memoryview) -> str:
     try:
         return _current().ring.decrypt(bytes(token)).decode()

@@ -321,7 +321,7 @@ def config(request: AuthedRequest, slug: str) -> HttpResponse:
 
 
 @sensitive_post_parameters("value")
-@sensitive_variables("value")
+@sensitive_variables()
 @login_required
 @require_POST
 def config_set(request: AuthedRequest, slug: str) -> HttpResponse:

@@ -243,3 +243,25 @@ def test_admin_ensure_creates_one_superuser_and_a_default_team() -> None:
     assert user.is_superuser and user.check_password(password)
     assert Membership.objects.get(user=user).role == Role.ADMIN
     assert actions.admin_ensure(ctx=AuditContext.system(), username="x", email="") is None
+
+
+def test_an_error_report_from_inside_a_secret_write_leaves_the_value_out(
+    ctx, env, monkeypatch, rf
+) -> None:
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    def broken(plain: str) -> bytes:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(crypto, "encrypt", broken)
+    try:
+        # Called directly: a helper frame of this test would hold the value itself.
+        actions.config_value_set(
+            ctx=ctx, environment=env, team=None, key="K", value=SECRET, is_secret=True
+        )
+    except RuntimeError:
+        report = ExceptionReporter(rf.post("/"), *sys.exc_info()).get_traceback_html()
+    assert "disk on fire" in report and "_store_value" in report
+    assert SECRET not in report
