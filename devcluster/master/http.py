@@ -34,7 +34,8 @@ def json_response(body: Any, status: int = 200, jsonp: str | None = None) -> web
     text = dumps(body)
     if jsonp:
         return web.Response(status=status, text=f"{jsonp}({text});", content_type="text/javascript")
-    return web.Response(status=status, text=text, content_type="application/json")
+    # Bytes, so that the header is exactly "application/json", with no charset.
+    return web.Response(status=status, body=text.encode(), content_type="application/json")
 
 
 def check_method(request: web.Request, *allowed: str) -> None:

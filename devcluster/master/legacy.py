@@ -10,7 +10,14 @@ from devcluster.master.config import BUILD_DATE, BUILD_TIME, VERSION
 from devcluster.master.http import MASTER_KEY, json_response, redirect_location
 from devcluster.master.master import MASTER_CAPABILITIES, Master
 from devcluster.master.operator import flags
-from devcluster.master.state import ACTIVE, RECOVERING, REMOVED, UNREACHABLE, TaskRecord
+from devcluster.master.state import (
+    ACTIVE,
+    RECOVERING,
+    REMOVED,
+    UNREACHABLE,
+    FrameworkRecord,
+    TaskRecord,
+)
 
 DEFAULT_TASK_LIMIT = 100
 
@@ -68,8 +75,8 @@ def version_body() -> Json:
 
 async def state_summary(request: web.Request) -> web.Response:
     master = _master(request)
-    everything = [*master.frameworks.values(), *master.completed_frameworks]
-    all_tasks = [t for f in everything for t in _tasks_of(f)]
+    # Counts cover the frameworks the master still has, not completed ones (13-legacy).
+    all_tasks = [t for f in master.frameworks.values() for t in _tasks_of(f)]
     slaves = []
     for agent in master.agents.values():
         if agent.state not in (ACTIVE, UNREACHABLE):
@@ -90,7 +97,7 @@ async def state_summary(request: web.Request) -> web.Response:
     return json_response(body, jsonp=_jsonp(request))
 
 
-def _tasks_of(framework: views.FrameworkRecord) -> list[TaskRecord]:
+def _tasks_of(framework: FrameworkRecord) -> list[TaskRecord]:
     return [
         *framework.tasks.values(),
         *framework.unreachable_tasks.values(),

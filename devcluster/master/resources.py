@@ -16,8 +16,10 @@ Key = tuple[str, str]
 Range = tuple[int, int]
 
 UNRESERVED = "*"
-# The order the real master lists an agent's resources in offers.
+# The orders the real master lists an agent's resources in: in offers, and in the agent's
+# own description (its --resources order).
 _NAME_ORDER = {"ports": 0, "cpus": 1, "mem": 2, "disk": 3, "gpus": 4}
+_AGENT_ORDER = {"cpus": 0, "mem": 1, "disk": 2, "gpus": 3, "ports": 4}
 _SUMMARY_SCALARS = ("disk", "mem", "gpus", "cpus")
 
 
@@ -75,9 +77,9 @@ def format_scalar(value: float) -> str:
     return format(scalar(value), ".15g")
 
 
-def _sort_key(key: Key) -> tuple[int, str, int, str]:
+def _sort_key(key: Key, order: dict[str, int] = _NAME_ORDER) -> tuple[int, str, int, str]:
     name, role = key
-    return (0 if role == UNRESERVED else 1, role, _NAME_ORDER.get(name, 99), name)
+    return (0 if role == UNRESERVED else 1, role, order.get(name, 99), name)
 
 
 class Resources:
@@ -207,7 +209,9 @@ class Resources:
         """The master's default --min_allocatable_resources: cpus:0.01|mem:32."""
         return self.quantity("cpus") >= 0.01 or self.quantity("mem") >= 32
 
-    def sorted_keys(self) -> list[Key]:
+    def sorted_keys(self, *, agent_order: bool = False) -> list[Key]:
+        if agent_order:
+            return sorted(self.keys(), key=lambda k: _sort_key(k, _AGENT_ORDER))
         return sorted(self.keys(), key=_sort_key)
 
     # -- output ---------------------------------------------------------------------
@@ -218,6 +222,7 @@ class Resources:
         allocation_role: str | None = None,
         refinement: bool = False,
         role_field: bool = True,
+        agent_order: bool = False,
     ) -> list[Json]:
         """v1 Resource objects.
 
@@ -225,7 +230,7 @@ class Resources:
         with it in the new one ("reservations"); `role_field=False` writes neither for
         unreserved resources, as agent_info does."""
         out: list[Json] = []
-        for key in self.sorted_keys():
+        for key in self.sorted_keys(agent_order=agent_order):
             item = self._value_json(key)
             role = key[1]
             if refinement:

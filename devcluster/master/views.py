@@ -157,7 +157,7 @@ def agent_info(agent: AgentRecord) -> Json:
     info: Json = {
         "hostname": agent.hostname,
         "port": agent.port,
-        "resources": agent.total.to_json(role_field=False),
+        "resources": agent.total.to_json(role_field=False, agent_order=True),
     }
     if agent.attributes:
         info["attributes"] = agent.attributes
@@ -177,7 +177,7 @@ def v1_agent(agent: AgentRecord) -> Json:
     }
     if agent.reregistered_time is not None:
         out["reregistered_time"] = mj.nanos(agent.reregistered_time)
-    out["total_resources"] = agent.total.to_json()
+    out["total_resources"] = agent.total.to_json(agent_order=True)
     allocated = allocation_json(by_role(list(agent.tasks.values())))
     if allocated:
         out["allocated_resources"] = allocated
@@ -309,9 +309,8 @@ def legacy_agent(agent: AgentRecord, full: bool = False) -> Json:
     out["resources"] = agent.total.summary()
     out["used_resources"] = total_of(used_by_role).summary()
     out["offered_resources"] = offered.summary()
-    out["reserved_resources"] = {
-        r: reserved.only_roles([r]).summary() for r in sorted(reserved.roles())
-    }
+    roles = sorted(reserved.roles())
+    out["reserved_resources"] = {r: reserved.only_roles([r]).summary() for r in roles}
     out["unreserved_resources"] = agent.total.only_roles(["*"]).summary()
     out["active"] = agent.state == ACTIVE
     out["deactivated"] = False
@@ -319,9 +318,9 @@ def legacy_agent(agent: AgentRecord, full: bool = False) -> Json:
     out["capabilities"] = list(AGENT_CAPABILITIES)
     if full:
         out["reserved_resources_full"] = {
-            r: reserved.only_roles([r]).to_json() for r in sorted(reserved.roles())
+            r: reserved.only_roles([r]).to_json(agent_order=True) for r in roles
         }
-        out["unreserved_resources_full"] = agent.total.only_roles(["*"]).to_json()
+        out["unreserved_resources_full"] = agent.total.only_roles(["*"]).to_json(agent_order=True)
         out["used_resources_full"] = allocation_json(used_by_role)
         out["offered_resources_full"] = allocation_json(offers_by_role(list(agent.offers.values())))
     return out

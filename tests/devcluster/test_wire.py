@@ -1,0 +1,112 @@
+"""The wire: RecordIO framing, a non-leading master's redirects, --strict, lenient parsing."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from tests.devcluster.client import RecordIODecoder, Stream, framework_info, task
+from tests.devcluster_fixture import DevCluster
+
+pytestmark = pytest.mark.devcluster
+
+
+def test_records_survive_any_chunking_and_count_bytes_not_characters(devcluster, subscribe):
+    scheduler = subscribe(devcluster.url)
+    agent = devcluster.agent_ids[0]
+    scheduler.launch(
+        scheduler.offers()[0], task("frame-a", agent, "echo a"), task("frame-b", agent, "echo b")
+    )
+    scheduler.wait_state("frame-a", "TASK_FINISHED")
+    scheduler.wait_state("frame-b", "TASK_FINISHED")
+    # A multi-byte task id makes the record's length differ from its character count.
+    scheduler.reconcile(("tâche-ünïcode", None))
+    lost = scheduler.stream.wait_for(
+        "UPDATE", where=lambda e: "ünïcode" in e["update"]["status"]["task_id"]["value"]
+    )
+    assert lost["update"]["status"]["state"] == "TASK_LOST"
+
+    raw = bytes(scheduler.stream.raw)
+    decoder = RecordIODecoder()
+    one_byte_at_a_time = [
+        json.loads(r) for i in range(len(raw)) for r in decoder.feed(raw[i : i + 1])
+    ]
+    assert one_byte_at_a_time == scheduler.stream.received
+    assert decoder.pending == 0
+    for record in RecordIODecoder().feed(raw):
+        assert (
+            record
+            == json.dumps(json.loads(record), separators=(",", ":"), ensure_ascii=False).encode()
+        )
+
+
+def test_events_queued_together_share_a_chunk(devcluster, subscribe):
+    scheduler = subscribe(devcluster.url)
+    scheduler.stream.wait_for("OFFERS")
+    # SUBSCRIBED and the immediate HEARTBEAT are written together.
+    first_chunk = bytes(scheduler.stream.raw[: scheduler.stream.chunks[0]])
+    assert len(list(RecordIODecoder().feed(first_chunk))) >= 2
+
+
+@pytest.fixture(scope="module")
+def follower(tmp_path_factory):
+    with DevCluster(
+        "--leader", "http://127.0.0.1:5050", work_dir=tmp_path_factory.mktemp("follower")
+    ) as cluster:
+        yield cluster
+
+
+def test_a_non_leading_master_redirects_scheduler_calls_to_the_leader(follower):
+    stream = Stream(
+        follower.url, {"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info()}}
+    )
+    assert stream.status == 307
+    assert stream.headers["Location"] == "//127.0.0.1:5050/api/v1/scheduler"
+    response = httpx.get(follower.url + "/master/state?jsonp=x")
+    assert (response.status_code, response.headers["Location"]) == (
+        307,
+        "//127.0.0.1:5050/master/state?jsonp=x",
+    )
+
+
+def test_a_non_leading_master_names_the_leader_and_stays_healthy(follower):
+    redirect = httpx.get(follower.url + "/master/redirect")
+    assert (redirect.status_code, redirect.headers["Location"]) == (307, "//127.0.0.1:5050")
+    assert httpx.get(follower.url + "/health").status_code == 200
+    assert follower.agents == []
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory):
+    with DevCluster("--strict", work_dir=tmp_path_factory.mktemp("strict")) as cluster:
+        yield cluster
+
+
+def test_strict_mode_names_unknown_keys(strict, subscribe):
+    scheduler = subscribe(strict.url)
+    response = scheduler.call("REVIVE", requests=[{}])
+    assert response.status_code == 400
+    assert "requests" in response.text
+    offer = scheduler.offers()[0]
+    typo = task("typo", strict.agent_ids[0])
+    typo["taskId"] = typo.pop("task_id")
+    typo["task_id"] = {"value": "typo"}
+    response = scheduler.launch(offer, typo)
+    assert response.status_code == 400
+    assert "accept.operations[0].launch.task_infos[0].taskId" in response.text
+
+
+def test_strict_mode_refuses_unknown_enum_names(strict, subscribe):
+    scheduler = subscribe(strict.url)
+    body = {"offer_ids": [], "operations": [{"type": "LAUNCH_EVERYTHING"}]}
+    response = scheduler.call("ACCEPT", body)
+    assert response.status_code == 400
+    assert "LAUNCH_EVERYTHING" in response.text
+
+
+def test_lenient_mode_ignores_unknown_keys_like_mesos(devcluster, subscribe):
+    scheduler = subscribe(devcluster.url)
+    assert scheduler.call("REVIVE", requests=[{}]).status_code == 202
+    assert scheduler.call("REVIVE", {"role": "x"}).status_code == 202
