@@ -29,6 +29,7 @@ import django
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from portal.models import AuditEntry, Team  # noqa: E402
@@ -79,15 +80,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument(
+        "--reuse", action="store_true", help="Keep the rows a previous run left (DATABASE_URL)."
+    )
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
     teams = [
         Team.objects.get_or_create(slug=f"t{i}", defaults={"name": f"T{i}"})[0] for i in range(20)
     ]
-    began = time.perf_counter()
-    fill(args.rows, teams)
-    print(f"filled {args.rows:,} rows in {time.perf_counter() - began:.1f} s")
+    if not (args.reuse and AuditEntry.objects.exists()):
+        began = time.perf_counter()
+        fill(args.rows, teams)
+        print(f"filled {args.rows:,} rows in {time.perf_counter() - began:.1f} s")
+    # Fresh statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE would keep them.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    args.rows = AuditEntry.objects.order_by().count()
 
     everything = AuditEntry.objects.all()
     cursor = deep_cursor(args.rows * 9 // 10)

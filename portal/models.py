@@ -287,7 +287,7 @@ class AuditEntry(models.Model):
         indexes = [
             models.Index(fields=["at", "id"], name="audit_at_id"),
             models.Index(fields=["team", "at", "id"], name="audit_team_at_id"),
-            models.Index(fields=["actor", "at", "id"], name="audit_actor_at_id"),
+            models.Index(fields=["actor_username", "at", "id"], name="audit_actorname_at_id"),
             models.Index(fields=["action", "at", "id"], name="audit_action_at_id"),
             models.Index(fields=["object_type", "at", "id"], name="audit_type_at_id"),
         ]
