@@ -60,11 +60,13 @@ def teams(request: AuthedRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def team_create(request: AuthedRequest) -> HttpResponse:
     if not permissions.is_superuser(request.user):
         raise PermissionDenied("Only superusers create teams.")
-    form = forms.TeamCreateForm(request.POST)
+    form = forms.TeamCreateForm(request.POST or None)
+    if request.method == "GET":
+        return render(request, "portal/teams.html", _teams_context(request, form))
     if form.is_valid():
         try:
             team = actions.team_create(ctx=_ctx(request), **form.cleaned_data)

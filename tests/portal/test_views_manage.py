@@ -228,6 +228,12 @@ def test_a_user_in_no_team_is_told_what_to_do(client_for, user) -> None:
     assert "You are in no team yet" in body
 
 
+def test_the_new_team_link_opens_the_form_for_superusers_only(admin_client, client_for, viewer):
+    body = admin_client.get(reverse("team_create")).content.decode()
+    assert "Create team" in body
+    assert client_for(viewer).get(reverse("team_create")).status_code == 403
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

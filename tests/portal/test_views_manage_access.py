@@ -169,7 +169,6 @@ def test_every_page_answers_each_kind_of_user_as_its_role_allows(
 
 GET_ONLY = ["teams", "team_detail", "environments", "environment_detail", "config", "audit"]
 POST_ONLY = [
-    "team_create",
     "team_member_add",
     "team_member_role",
     "team_member_remove",
@@ -187,7 +186,7 @@ def test_the_wrong_method_gets_405(client_for, superuser, world, case) -> None:
     assert client.delete(url(world)).status_code == 405
 
 
-@pytest.mark.parametrize("case", ["environment_create", "environment_edit"])
+@pytest.mark.parametrize("case", ["environment_create", "environment_edit", "team_create"])
 def test_form_pages_refuse_other_methods(client_for, superuser, world, case) -> None:
     _, url, _, _ = CASES[case]
     assert client_for(superuser).put(url(world)).status_code == 405
