@@ -15,7 +15,7 @@ from devcluster.agent.executor import CommandRunner
 from devcluster.agent.health import HealthChecker
 from devcluster.agent.sandbox import DiskSandbox, attach_paths, create_sandbox, memory_sandbox
 from devcluster.agent.simulated import SimulatedRunner
-from devcluster.agent.status_stream import TERMINAL_STATES, StatusStream
+from devcluster.agent.status_stream import TERMINAL_STATES, RetryQueue, StatusStream
 from devcluster.agent.task import (
     EXECUTOR_CPUS,
     EXECUTOR_MEM_MB,
@@ -60,6 +60,7 @@ class Agent:
         work_dir = config.work_dir.absolute()
         self._frameworks_dir = f"{work_dir}/slaves/{config.agent_id}/frameworks"
         self._started = False
+        self._retries = RetryQueue(config.status_retry_seconds)
 
     # -- AgentApi ---------------------------------------------------------------------
 
@@ -84,6 +85,7 @@ class Agent:
         waits = [r.runner.wait_stopped() for r in records if r.runner is not None]
         if waits:
             await asyncio.gather(*waits, return_exceptions=True)
+        self._retries.close()
         if self._started:
             await http.unserve(self)
             self._started = False
@@ -100,7 +102,7 @@ class Agent:
             launched=task,
             agent_id=self.config.agent_id,
             ip=self.ip,
-            stream=StatusStream(self._sender(task.framework_id), self.config.status_retry_seconds),
+            stream=StatusStream(self._sender(task.framework_id), self._retries),
         )
         framework.live[task_id] = record
         try:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import heapq
+import itertools
 import logging
+import math
 import random
 from collections import deque
 from collections.abc import Callable
@@ -42,17 +45,76 @@ def new_uuid() -> str:
     ).decode()
 
 
+class RetryQueue:
+    """Resend deadlines of all the streams of one agent, behind a single loop timer.
+
+    A loop timer per in-flight update cost more than the rest of an update's path at
+    benchmark rates. First resends all wait the same delay, so their deadlines arrive in
+    order and a FIFO holds them; only the rarer doubled delays go through a heap.
+    Entries are never removed: a stream ignores one whose generation is not its own.
+    """
+
+    def __init__(self, retry_seconds: float) -> None:
+        self.retry_seconds = max(retry_seconds, 0.001)
+        self._first: deque[tuple[float, StatusStream, int]] = deque()
+        self._later: list[tuple[float, int, StatusStream, int]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+
+    def schedule(self, stream: StatusStream, generation: int, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        if delay == self.retry_seconds:
+            self._first.append((deadline, stream, generation))
+        else:
+            heapq.heappush(self._later, (deadline, next(self._order), stream, generation))
+        if deadline < self._timer_at:
+            self._arm(loop, deadline)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = None, math.inf
+        self._first.clear()
+        self._later.clear()
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(deadline, self._fire)
+        self._timer_at = deadline
+
+    def _fire(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer, self._timer_at = None, math.inf
+        now = loop.time()
+        due = []
+        while self._first and self._first[0][0] <= now:
+            due.append(self._first.popleft()[1:])
+        while self._later and self._later[0][0] <= now:
+            due.append(heapq.heappop(self._later)[2:])
+        for stream, generation in due:
+            stream.retry(generation)
+        upcoming = min(
+            self._first[0][0] if self._first else math.inf,
+            self._later[0][0] if self._later else math.inf,
+        )
+        if upcoming < self._timer_at:
+            self._arm(loop, upcoming)
+
+
 class StatusStream:
     """Updates of one task, in order; only the head is in flight."""
 
-    __slots__ = ("_delay", "_pending", "_retry_seconds", "_send", "_timer")
+    __slots__ = ("_delay", "_generation", "_pending", "_retries", "_send")
 
-    def __init__(self, send: Callable[[Json], None], retry_seconds: float) -> None:
+    def __init__(self, send: Callable[[Json], None], retries: RetryQueue) -> None:
         self._send = send
-        self._retry_seconds = max(retry_seconds, 0.001)
-        self._delay = self._retry_seconds
+        self._retries = retries
+        self._delay = retries.retry_seconds
+        self._generation = 0
         self._pending: deque[Json] = deque()
-        self._timer: asyncio.TimerHandle | None = None
 
     @property
     def head(self) -> Json | None:
@@ -72,8 +134,8 @@ class StatusStream:
         if not self._pending or self._pending[0].get("uuid") != uuid_b64:
             return None
         acked = self._pending.popleft()
-        self._cancel_timer()
-        self._delay = self._retry_seconds
+        self._generation += 1
+        self._delay = self._retries.retry_seconds
         if self._pending:
             self._send_head()
         return acked
@@ -81,31 +143,26 @@ class StatusStream:
     def resend(self) -> None:
         """Send the head again now (the framework re-subscribed), restarting its backoff."""
         if self._pending:
-            self._cancel_timer()
-            self._delay = self._retry_seconds
+            self._delay = self._retries.retry_seconds
             self._send_head()
 
     def close(self) -> None:
-        self._cancel_timer()
+        self._generation += 1
         self._pending.clear()
 
-    def _send_head(self) -> None:
-        # Arm the timer before calling out: a sink that acknowledges re-entrantly must
-        # find the timer in place so that it can cancel it.
-        self._timer = asyncio.get_running_loop().call_later(self._delay, self._on_retry)
-        try:
-            self._send(self._pending[0])
-        except Exception:
-            log.exception("status sink failed; the update will be resent")
-
-    def _on_retry(self) -> None:
-        self._timer = None
-        if not self._pending:
+    def retry(self, generation: int) -> None:
+        """The resend deadline of `generation` passed; stale ones are ignored."""
+        if generation != self._generation or not self._pending:
             return
         self._delay = min(self._delay * 2, MAX_RETRY_SECONDS)
         self._send_head()
 
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _send_head(self) -> None:
+        # Schedule before calling out: a sink that acknowledges re-entrantly bumps the
+        # generation, which must then make this deadline stale.
+        self._generation += 1
+        self._retries.schedule(self, self._generation, self._delay)
+        try:
+            self._send(self._pending[0])
+        except Exception:
+            log.exception("status sink failed; the update will be resent")

@@ -4,7 +4,7 @@ import asyncio
 import base64
 import itertools
 
-from devcluster.agent.status_stream import StatusStream, new_uuid
+from devcluster.agent.status_stream import RetryQueue, StatusStream, new_uuid
 
 
 def _status(state: str) -> dict:
@@ -21,7 +21,7 @@ def test_a_uuid_is_sixteen_random_bytes_in_base64() -> None:
 def test_it_sends_only_the_head_until_it_is_acknowledged() -> None:
     async def scenario() -> None:
         sent: list[dict] = []
-        stream = StatusStream(sent.append, retry_seconds=60)
+        stream = StatusStream(sent.append, RetryQueue(60))
         starting, running, finished = (
             _status("TASK_STARTING"),
             _status("TASK_RUNNING"),
@@ -47,7 +47,7 @@ def test_it_resends_the_same_update_with_a_doubling_delay() -> None:
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
         sent: list[tuple[float, dict]] = []
-        stream = StatusStream(lambda s: sent.append((loop.time(), s)), retry_seconds=0.05)
+        stream = StatusStream(lambda s: sent.append((loop.time(), s)), RetryQueue(0.05))
         head = _status("TASK_STARTING")
         stream.push(head)
         await asyncio.sleep(0.4)
@@ -63,7 +63,7 @@ def test_it_resends_the_same_update_with_a_doubling_delay() -> None:
 def test_an_acknowledgement_stops_the_resends() -> None:
     async def scenario() -> None:
         sent: list[dict] = []
-        stream = StatusStream(sent.append, retry_seconds=0.05)
+        stream = StatusStream(sent.append, RetryQueue(0.05))
         head = _status("TASK_RUNNING")
         stream.push(head)
         stream.acknowledge(head["uuid"])
@@ -76,7 +76,7 @@ def test_an_acknowledgement_stops_the_resends() -> None:
 def test_resend_sends_the_head_again_at_once() -> None:
     async def scenario() -> None:
         sent: list[dict] = []
-        stream = StatusStream(sent.append, retry_seconds=60)
+        stream = StatusStream(sent.append, RetryQueue(60))
         head, later = _status("TASK_STARTING"), _status("TASK_RUNNING")
         stream.push(head)
         stream.push(later)
@@ -96,7 +96,7 @@ def test_a_failing_sink_does_not_lose_the_update() -> None:
             if len(calls) == 1:
                 raise RuntimeError("master busy")
 
-        stream = StatusStream(flaky, retry_seconds=0.05)
+        stream = StatusStream(flaky, RetryQueue(0.05))
         head = _status("TASK_STARTING")
         stream.push(head)
         await asyncio.sleep(0.12)
@@ -115,7 +115,7 @@ def test_a_sink_that_acknowledges_at_once_moves_the_stream_along() -> None:
             sent.append(status)
             holder[0].acknowledge(status["uuid"])
 
-        stream = StatusStream(acking, retry_seconds=0.05)
+        stream = StatusStream(acking, RetryQueue(0.05))
         holder.append(stream)
         first, second = _status("TASK_STARTING"), _status("TASK_RUNNING")
         stream.push(first)
@@ -123,5 +123,21 @@ def test_a_sink_that_acknowledges_at_once_moves_the_stream_along() -> None:
         await asyncio.sleep(0.15)
         assert sent == [first, second]
         assert stream.pending == 0
+
+    asyncio.run(scenario())
+
+
+def test_one_queue_resends_for_many_streams_in_deadline_order() -> None:
+    async def scenario() -> None:
+        sent: list[str] = []
+        retries = RetryQueue(0.05)
+        streams = [StatusStream(lambda s: sent.append(s["state"]), retries) for _ in range(3)]
+        for index, stream in enumerate(streams):
+            stream.push({"state": f"S{index}", "uuid": new_uuid()})
+            await asyncio.sleep(0.01)
+        streams[1].acknowledge(streams[1].head["uuid"])
+        await asyncio.sleep(0.07)
+        retries.close()
+        assert sent == ["S0", "S1", "S2", "S0", "S2"]
 
     asyncio.run(scenario())
