@@ -134,8 +134,15 @@ def _get_task_for_user(request: AuthedRequest, mesos_task_id: str) -> Task:
     return task
 
 
+def _never_fits(task: Task) -> list[str]:
+    if task.state != Task.PENDING:
+        return []
+    return selectors.never_fits(task.spec, selectors.task_snapshot(task.environment))
+
+
 def _task_context(task: Task) -> dict[str, Any]:
     return {
+        "never_fits": _never_fits(task),
         "row": selectors.task_row(task),
         "task": task,
         "statuses": [(s, selectors.state_info(s.state)) for s in selectors.status_trail(task)],

@@ -16,6 +16,8 @@ from cluster.selectors.live import (
     cluster_summary,
     connection_of,
     metric_rows,
+    never_fits,
+    task_snapshot,
 )
 from cluster.selectors.tasks import (
     STATE_GROUPS,
@@ -49,6 +51,7 @@ __all__ = [
     "cluster_summary",
     "connection_of",
     "metric_rows",
+    "never_fits",
     "ports_text",
     "state_info",
     "status_trail",
@@ -56,6 +59,7 @@ __all__ = [
     "task_list",
     "task_row",
     "task_rows",
+    "task_snapshot",
     "task_visible",
     "why_not_placed_words",
 ]

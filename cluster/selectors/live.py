@@ -25,7 +25,7 @@ from cluster.states import Badge
 from cluster.types import AgentSummary
 from portal import config, crypto
 from portal.models import Environment
-from portal.templatetags.berth import duration
+from portal.templatetags.berth import cpus, duration, mb
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,11 @@ class Usage:
     @property
     def high(self) -> float:
         return self.total * 0.9
+
+    @property
+    def cpus_text(self) -> str:
+        """'0.5 / 2 cpus': Mesos keeps three decimals, trailing zeros only add noise."""
+        return f"{self.used:,.3f}".rstrip("0").rstrip(".") + f" / {cpus(self.total)}"
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.used + other.used, self.total + other.total)
@@ -241,10 +246,10 @@ _METRICS: dict[str, str] = {
     "updates_per_min": "Status updates",
     "kills_per_min": "Kills",
     "pending": "Pending tasks",
-    "reconcile_lag_seconds": "Reconciliation lag",
+    "reconcile_lag_seconds": "Reconcile lag",
     "reconciling": "Tasks reconciling",
-    "launches_total": "Launches since subscribing",
-    "slowest_offer_round_ms": "Slowest offer round",
+    "launches_total": "Launches in all",
+    "slowest_offer_round_ms": "Slowest round",
 }
 # Shown elsewhere on the page (subscribed_at, suppressed_roles) or not a figure at all.
 _NOT_METRICS = frozenset({"subscribed_at", "suppressed_roles"})
@@ -373,6 +378,28 @@ def cluster_list(environments: Iterable[Environment], *, live: bool = True) -> l
             )
         )
     return views
+
+
+_RESOURCES = (("cpus", "", cpus), ("mem", " of memory", mb), ("disk", " of disk", mb))
+
+
+def never_fits(spec: Any, snapshot: AgentsSnapshot) -> list[str]:
+    """What a task asks for that no agent has even when empty: offers will never fit it,
+    however long it waits. Empty when unknown (master unreachable, no agents)."""
+    if not isinstance(spec, Mapping) or not snapshot.reachable or not snapshot.agents:
+        return []
+    found = []
+    for key, noun, unit in _RESOURCES:
+        wanted = spec.get(key)
+        largest = max(getattr(agent, key).total for agent in snapshot.agents)
+        if isinstance(wanted, int | float) and float(wanted) > largest:
+            found.append(f"{unit(wanted)}{noun}, and the largest agent has {unit(largest)}")
+    return found
+
+
+def task_snapshot(environment: Environment) -> AgentsSnapshot:
+    """The agents of the cluster an environment runs on (cached like the page's)."""
+    return agents_snapshot(environment.master_url_list(), _options_for([environment]))
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ _WHY_RESOURCE = {
     "disk": "too small in disk",
     "gpus": "without enough GPUs",
     "ports": "without the ports it needs",
-    "role": "reserved for another role",
+    "role": "for another role",
 }
 _CONSTRAINT_PREFIXES = ("constraint ", "constraint:")
 

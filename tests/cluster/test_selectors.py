@@ -169,7 +169,7 @@ def test_why_not_placed_counts_read_as_words_commonest_first() -> None:
     ("counts", "words"),
     [
         ({"cpus": 1}, ["1 offer too small in CPUs"]),
-        ({"role": 4}, ["4 offers reserved for another role"]),
+        ({"role": 4}, ["4 offers for another role"]),
         (
             {"ports": 2, "disk": 5},
             ["5 offers too small in disk", "2 offers without the ports it needs"],
@@ -258,8 +258,8 @@ def test_framework_metrics_read_with_units_known_ones_first() -> None:
     assert rows == [
         ("Offers received", "120.5/min"),
         ("Pending tasks", "4"),
-        ("Reconciliation lag", "2m 5s"),
-        ("Slowest offer round", "12.25 ms"),
+        ("Reconcile lag", "2m 5s"),
+        ("Slowest round", "12.25 ms"),
         ("Zz custom total", "3"),
     ]
 
@@ -330,6 +330,48 @@ def test_agents_are_read_live_from_the_devcluster(devcluster, settings) -> None:
     assert summary.cpus == selectors.Usage(0.0, 4.0)
     assert summary.mem.total == 4096.0 and summary.agent_count == 2
     cache.clear()
+
+
+def _snapshot(*sizes: tuple[float, float, float]) -> selectors.AgentsSnapshot:
+    agents = tuple(
+        selectors.AgentView(
+            agent_id=f"S{i}",
+            hostname=f"agent-{i}",
+            active=True,
+            cpus=selectors.Usage(0, cpus),
+            mem=selectors.Usage(0, mem),
+            disk=selectors.Usage(0, disk),
+            attributes=(),
+        )
+        for i, (cpus, mem, disk) in enumerate(sizes)
+    )
+    return selectors.AgentsSnapshot(("http://m:5050",), agents=agents)
+
+
+def test_a_task_bigger_than_every_agent_is_called_out() -> None:
+    snapshot = _snapshot((2, 2048, 4096), (8, 1024, 100))
+    spec = {"cpus": 0.5, "mem": 9999, "disk": 5000}
+    assert selectors.never_fits(spec, snapshot) == [
+        "9.8 GB of memory, and the largest agent has 2 GB",
+        "4.9 GB of disk, and the largest agent has 4 GB",
+    ]
+    assert selectors.never_fits({"cpus": 16}, snapshot) == [
+        "16 cpus, and the largest agent has 8 cpus"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "snapshot"),
+    [
+        ({"cpus": 2, "mem": 2048}, _snapshot((2, 2048, 0))),
+        ({"mem": 10**6}, selectors.AgentsSnapshot(("http://m:5050",), error="refused")),
+        ({"mem": 10**6}, _snapshot()),
+        ({"mem": "lots"}, _snapshot((2, 2048, 0))),
+        (None, _snapshot((2, 2048, 0))),
+    ],
+)
+def test_a_task_that_fits_somewhere_or_cannot_be_judged_is_not_flagged(spec, snapshot):
+    assert selectors.never_fits(spec, snapshot) == []
 
 
 def test_usage_ratios_stay_within_bounds() -> None:

@@ -336,6 +336,15 @@ def test_the_page_of_a_pending_task_says_why_it_waits(client_for, superuser) -> 
     assert "2 offers too small in CPUs (of 2 offers considered)" in body
 
 
+def test_the_page_of_a_task_no_agent_can_hold_says_so(client_for, superuser, devcluster, settings):
+    settings.BERTH_MESOS_MASTER = [devcluster.url]
+    cache.clear()
+    task = make_task(spec={"cpus": 0.1, "mem": 9999}, why_not_placed={"mem": 4, "offers": 4})
+    body = _body(client_for(superuser).get(_detail(task)))
+    assert "No agent can ever run this task:" in body
+    assert "9.8 GB of memory, and the largest agent has 2 GB" in body
+
+
 def test_task_ids_with_dots_colons_and_slashes_have_pages(client_for, superuser) -> None:
     task = make_task(mesos_task_id="svc/web:v2.instance-1.attempt-0")
     response = client_for(superuser).get(_detail(task))
