@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal import actions, audit, permissions, selectors
-from portal.models import MAX_CONFIG_VALUE_LENGTH, ConfigValue, Environment, Team
+from portal.models import MAX_CONFIG_VALUE_LENGTH, ConfigValue, Environment, Role, Team
 from portal.pagination import BadCursorError, keyset_page
 
 MASK = "********"
@@ -168,9 +168,13 @@ class TeamListApi(APIView):
         member_count = serializers.IntegerField()
         role = serializers.SerializerMethodField()
 
-        def get_role(self, team: Team) -> str | None:
-            role = permissions.role_for(self.context["request"].user, team)
-            return role.value if role else None
+        def get_role(self, team: Any) -> str | None:
+            # my_role comes annotated by team_list: no query per team.
+            if team.my_role:
+                return str(team.my_role)
+            return (
+                Role.ADMIN.value if permissions.is_superuser(self.context["request"].user) else None
+            )
 
     def get(self, request: Request) -> Response:
         paginator = NamePagination()

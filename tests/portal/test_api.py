@@ -204,3 +204,8 @@ def test_team_admins_get_only_their_teams_audit(api_client_for, team, team_admin
     )
     body = api_client_for(team_admin).get(reverse("api_audit")).json()
     assert [row["object_repr"] for row in body["results"]] == ["MINE"]
+
+
+def test_a_superuser_is_admin_of_teams_they_are_not_in(api_client_for, team, superuser) -> None:
+    body = api_client_for(superuser).get(reverse("api_teams")).json()
+    assert [(row["slug"], row["role"]) for row in body["results"]] == [("payments", "admin")]
