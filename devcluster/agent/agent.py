@@ -105,18 +105,16 @@ class Agent:
             stream=StatusStream(self._sender(task.framework_id), self._retries),
         )
         framework.live[task_id] = record
+        if "command" not in task.task_info and not self.config.simulated:
+            # Custom executors speak the executor API, which devcluster agents lack.
+            message = "devcluster agents run command tasks only: custom executors are not supported"
+            self._refuse(record, message, "REASON_EXECUTOR_TERMINATED")
+            return
         try:
             self._make_sandbox(record)
         except OSError as error:
-            self.events["launch_errors"] += 1
             message = f"Failed to launch container: cannot create the sandbox: {error}"
-            self.update(
-                record,
-                "TASK_FAILED",
-                message=message,
-                reason="REASON_CONTAINER_LAUNCH_FAILED",
-                source="SOURCE_AGENT",
-            )
+            self._refuse(record, message, "REASON_CONTAINER_LAUNCH_FAILED")
             return
         for path in attach_paths(self, record):
             self.attached[path] = record
@@ -264,6 +262,10 @@ class Agent:
             sink.on_status(agent_id, framework_id, status)
 
         return send
+
+    def _refuse(self, record: TaskRecord, message: str, reason: str) -> None:
+        self.events["launch_errors"] += 1
+        self.update(record, "TASK_FAILED", message=message, reason=reason, source="SOURCE_AGENT")
 
     def _make_sandbox(self, record: TaskRecord) -> None:
         if self.config.simulated:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from devcluster.agent import stats
 from devcluster.agent.command import LaunchError, command_argv, task_environment
 from devcluster.agent.fetcher import fetch_all
+from devcluster.agent.task import kill_grace_seconds
 from devcluster.interfaces import Json
 
 if TYPE_CHECKING:
@@ -42,6 +43,13 @@ class ExecutorLog:
         line = f"I{stamp}.{int(now % 1 * 1e6):06d} {os.getpid():>6} executor] {message}\n"
         with contextlib.suppress(OSError), self._path.open("a") as handle:
             handle.write(line)
+
+
+def _max_completion_seconds(task_info: Json) -> float | None:
+    limit = task_info.get("max_completion_time")
+    if not limit:
+        return None
+    return max(float(limit.get("nanoseconds", 0)) / 1e9, 0.0)
 
 
 def exit_text(returncode: int) -> str:
@@ -68,6 +76,7 @@ class CommandRunner:
         self._kill_deadline: float | None = None
         self._killed = False
         self._preparing = False
+        self._expired = False
         self._pending_grace = 0.0
         self.pid: int | None = None
 
@@ -151,15 +160,34 @@ class CommandRunner:
         if not await self._spawn(env):
             return
         assert self._proc is not None
+        deadline = _max_completion_seconds(record.task_info)
+        expiry = None
+        if deadline is not None:
+            expiry = asyncio.get_running_loop().call_later(deadline, self._expire)
         returncode = await self._proc.wait()
+        if expiry is not None:
+            expiry.cancel()
         self._reap_leftovers()
         text = exit_text(returncode)
         self._log(f"{text} (pid: {self.pid})")
+        if self._expired:
+            agent.update(
+                record, "TASK_FAILED", message=text, reason="REASON_MAX_COMPLETION_TIME_REACHED"
+            )
+            return
         if self._killed:
             state = "TASK_KILLED"
         else:
             state = "TASK_FINISHED" if returncode == 0 else "TASK_FAILED"
         agent.update(record, state, message=text)
+
+    def _expire(self) -> None:
+        """max_completion_time passed: killed like a KILL, but reported as TASK_FAILED."""
+        if self._killed or self._proc is None or self._proc.returncode is not None:
+            return
+        self._expired = True
+        self._log(f"Task {self._record.task_id} reached its maximum completion time")
+        self.kill(kill_grace_seconds(self._record.task_info))
 
     async def _prepare(self) -> dict[str, str]:
         record = self._record

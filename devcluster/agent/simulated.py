@@ -45,7 +45,11 @@ class SimulatedRunner:
         agent.update(record, "TASK_RUNNING")
         duration = self._duration()
         loop = asyncio.get_running_loop()
-        if math.isfinite(duration):
+        limit = record.task_info.get("max_completion_time")
+        limit_seconds = float(limit.get("nanoseconds", 0)) / 1e9 if limit else math.inf
+        if limit_seconds < duration:
+            self._timer = loop.call_later(limit_seconds, self._expire)
+        elif math.isfinite(duration):
             self._timer = loop.call_later(duration, self._finish)
         check = record.task_info.get("health_check")
         if check:
@@ -114,6 +118,16 @@ class SimulatedRunner:
             self._end("TASK_KILLED", "Command terminated with signal Killed")
         else:
             self._end(f"TASK_{outcome}", f"Simulated TASK_{outcome}", source="SOURCE_AGENT")
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._cancel()
+        self._agent.update(
+            self._record,
+            "TASK_FAILED",
+            message="Command terminated with signal Terminated",
+            reason="REASON_MAX_COMPLETION_TIME_REACHED",
+        )
 
     def _exit_code(self, outcome: str) -> int:
         try:

@@ -266,3 +266,30 @@ def test_a_sandbox_that_cannot_be_made_fails_the_task_from_the_agent(tmp_path: P
         assert failed["message"].startswith("Failed to launch container: cannot create the sandbox")
 
     asyncio.run(scenario())
+
+
+def test_a_task_past_its_max_completion_time_fails(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        info = task("overdue", "sleep 30", max_completion_time={"nanoseconds": 200_000_000})
+        async with running_agent(tmp_path) as (agent, sink):
+            agent.launch(launched(info))
+            failed = await sink.wait_terminal("overdue")
+        assert failed["state"] == "TASK_FAILED"
+        assert failed["reason"] == "REASON_MAX_COMPLETION_TIME_REACHED"
+        assert failed["message"] == "Command terminated with signal Terminated"
+
+    asyncio.run(scenario())
+
+
+def test_a_custom_executor_task_is_refused_plainly(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        info = task("custom")
+        del info["command"]
+        info["executor"] = {"executor_id": {"value": "mine"}, "command": {"value": "./executor"}}
+        async with running_agent(tmp_path) as (agent, sink):
+            agent.launch(launched(info))
+            failed = await sink.wait_terminal("custom")
+        assert failed["state"] == "TASK_FAILED"
+        assert "custom executors are not supported" in failed["message"]
+
+    asyncio.run(scenario())

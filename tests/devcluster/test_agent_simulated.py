@@ -162,3 +162,16 @@ def test_many_simulated_tasks_stay_cheap(tmp_path: Path) -> None:
             assert len(agent.attached) == 2 * 150
 
     asyncio.run(scenario())
+
+
+def test_a_simulated_task_past_its_max_completion_time_fails(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        info = _labelled("overdue", duration="inf")
+        info["max_completion_time"] = {"nanoseconds": 100_000_000}
+        async with running_agent(tmp_path, simulated=True) as (agent, sink):
+            agent.launch(launched(info))
+            failed = await sink.wait_terminal("overdue")
+        assert failed["state"] == "TASK_FAILED"
+        assert failed["reason"] == "REASON_MAX_COMPLETION_TIME_REACHED"
+
+    asyncio.run(scenario())
