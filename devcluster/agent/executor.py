@@ -131,36 +131,11 @@ class CommandRunner:
     # -- the task's life --------------------------------------------------------------
 
     async def _run(self) -> None:
-        agent, record = self._agent, self._record
-        self._preparing = True
-        try:
-            env = await self._prepare()
-        except asyncio.CancelledError:
-            agent.update(
-                record,
-                "TASK_KILLED",
-                message="Task killed before its command started",
-                reason="REASON_TASK_KILLED_DURING_LAUNCH",
-                source="SOURCE_AGENT",
-            )
-            return
-        except LaunchError as error:
-            agent.events["launch_errors"] += 1
-            self._log(f"Failed to launch container: {error}")
-            agent.update(
-                record,
-                "TASK_FAILED",
-                message=f"Failed to launch container: {error}",
-                reason="REASON_CONTAINER_LAUNCH_FAILED",
-                source="SOURCE_AGENT",
-            )
-            return
-        finally:
-            self._preparing = False
-        if not await self._spawn(env):
+        env = await self._environment_or_failure()
+        if env is None or not await self._spawn(env):
             return
         assert self._proc is not None
-        deadline = _max_completion_seconds(record.task_info)
+        deadline = _max_completion_seconds(self._record.task_info)
         expiry = None
         if deadline is not None:
             expiry = asyncio.get_running_loop().call_later(deadline, self._expire)
@@ -168,18 +143,37 @@ class CommandRunner:
         if expiry is not None:
             expiry.cancel()
         self._reap_leftovers()
+        self._report(returncode)
+
+    async def _environment_or_failure(self) -> dict[str, str] | None:
+        """Prepare the launch; a kill or a failure meanwhile is reported from the agent."""
+        agent, record = self._agent, self._record
+        self._preparing = True
+        try:
+            return await self._prepare()
+        except asyncio.CancelledError:
+            state, reason = "TASK_KILLED", "REASON_TASK_KILLED_DURING_LAUNCH"
+            message = "Task killed before its command started"
+        except LaunchError as error:
+            agent.events["launch_errors"] += 1
+            state, reason = "TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED"
+            message = f"Failed to launch container: {error}"
+            self._log(message)
+        finally:
+            self._preparing = False
+        agent.update(record, state, message=message, reason=reason, source="SOURCE_AGENT")
+        return None
+
+    def _report(self, returncode: int) -> None:
         text = exit_text(returncode)
         self._log(f"{text} (pid: {self.pid})")
         if self._expired:
-            agent.update(
-                record, "TASK_FAILED", message=text, reason="REASON_MAX_COMPLETION_TIME_REACHED"
-            )
-            return
-        if self._killed:
-            state = "TASK_KILLED"
+            state, reason = "TASK_FAILED", "REASON_MAX_COMPLETION_TIME_REACHED"
+        elif self._killed:
+            state, reason = "TASK_KILLED", None
         else:
-            state = "TASK_FINISHED" if returncode == 0 else "TASK_FAILED"
-        agent.update(record, state, message=text)
+            state, reason = ("TASK_FINISHED" if returncode == 0 else "TASK_FAILED"), None
+        self._agent.update(self._record, state, message=text, reason=reason)
 
     def _expire(self) -> None:
         """max_completion_time passed: killed like a KILL, but reported as TASK_FAILED."""

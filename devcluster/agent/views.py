@@ -69,29 +69,11 @@ def statistics_entries(agent: Agent) -> list[Json]:
 
 
 def metrics(agent: Agent) -> dict[str, float]:
-    total = agent.total_resources()
-    used = agent.used_resources()
-    result: dict[str, float] = {}
-    for name in ("cpus", "disk", "gpus", "mem"):
-        result[f"slave/{name}_total"] = total[name]
-        result[f"slave/{name}_used"] = used[name]
-        result[f"slave/{name}_percent"] = used[name] / total[name] if total[name] else 0.0
-        for suffix in ("total", "used", "percent"):
-            result[f"slave/{name}_revocable_{suffix}"] = 0.0
-    live = list(agent.live_records())
-    for name in GAUGE_STATES:
-        result[f"slave/tasks_{name}"] = float(sum(r.state == f"TASK_{name.upper()}" for r in live))
-    for name in COUNTER_STATES:
-        result[f"slave/tasks_{name}"] = float(agent.counters[f"TASK_{name.upper()}"])
-    running = sum(not r.terminal for r in live)
-    terminated = sum(agent.counters[f"TASK_{name.upper()}"] for name in COUNTER_STATES)
+    """The agent's /metrics/snapshot (v0 `slave/` names), sorted by name."""
+    result = _resource_metrics(agent)
+    result.update(_task_metrics(agent))
     result.update(
         {
-            "slave/executors_running": float(running),
-            "slave/executors_registering": 0.0,
-            "slave/executors_terminating": float(sum(r.killing and not r.terminal for r in live)),
-            "slave/executors_terminated": float(terminated),
-            "slave/executors_preempted": 0.0,
             "slave/frameworks_active": float(
                 sum(bool(fw.live) for fw in agent.frameworks.values())
             ),
@@ -108,6 +90,35 @@ def metrics(agent: Agent) -> dict[str, float]:
     )
     result.update(_system())
     return dict(sorted(result.items()))
+
+
+def _resource_metrics(agent: Agent) -> dict[str, float]:
+    total = agent.total_resources()
+    used = agent.used_resources()
+    result: dict[str, float] = {}
+    for name in ("cpus", "disk", "gpus", "mem"):
+        result[f"slave/{name}_total"] = total[name]
+        result[f"slave/{name}_used"] = used[name]
+        result[f"slave/{name}_percent"] = used[name] / total[name] if total[name] else 0.0
+        for suffix in ("total", "used", "percent"):
+            result[f"slave/{name}_revocable_{suffix}"] = 0.0
+    return result
+
+
+def _task_metrics(agent: Agent) -> dict[str, float]:
+    live = list(agent.live_records())
+    result: dict[str, float] = {}
+    for name in GAUGE_STATES:
+        result[f"slave/tasks_{name}"] = float(sum(r.state == f"TASK_{name.upper()}" for r in live))
+    for name in COUNTER_STATES:
+        result[f"slave/tasks_{name}"] = float(agent.counters[f"TASK_{name.upper()}"])
+    terminated = sum(agent.counters[f"TASK_{name.upper()}"] for name in COUNTER_STATES)
+    result["slave/executors_running"] = float(sum(not r.terminal for r in live))
+    result["slave/executors_registering"] = 0.0
+    result["slave/executors_terminating"] = float(sum(r.killing and not r.terminal for r in live))
+    result["slave/executors_terminated"] = float(terminated)
+    result["slave/executors_preempted"] = 0.0
+    return result
 
 
 def _system() -> dict[str, float]:
