@@ -84,7 +84,11 @@ def virtual_path(framework_id: str, executor_id: str) -> str:
 
 
 def attach_paths(agent: Agent, record: TaskRecord) -> list[str]:
-    return [virtual_path(record.framework_id, record.task_id), agent.sandbox_directory(record)]
+    """Where the files API finds a sandbox: the virtual path, the real folder, and the
+    real `latest` link (Mesos keeps the last one for older clients)."""
+    directory = agent.sandbox_directory(record)
+    latest = directory.rsplit("/", 1)[0] + "/latest"
+    return [virtual_path(record.framework_id, record.task_id), directory, latest]
 
 
 class DiskSandbox:

@@ -38,6 +38,8 @@ def test_browse_lists_the_sandbox_by_virtual_and_real_path(tmp_path: Path) -> No
             state = await get_json(agent, "/state")
             directory = state["completed_frameworks"][0]["completed_executors"][0]["directory"]
             real = await get_json(agent, f"/files/browse?path={_q(directory)}")
+            latest = directory.rsplit("/", 1)[0] + "/latest"
+            linked = await get_json(agent, f"/files/read?path={_q(latest)}/stdout&offset=0")
         assert [entry["path"] for entry in listing] == [f"{virtual}/stderr", f"{virtual}/stdout"]
         assert all(list(entry) == ENTRY_KEYS for entry in listing)
         stdout = listing[1]
@@ -47,6 +49,7 @@ def test_browse_lists_the_sandbox_by_virtual_and_real_path(tmp_path: Path) -> No
         assert isinstance(stdout["mtime"], float) and stdout["mtime"] == int(stdout["mtime"])
         assert isinstance(stdout["uid"], str) and isinstance(stdout["gid"], str)
         assert [entry["path"] for entry in real] == [f"{directory}/stderr", f"{directory}/stdout"]
+        assert linked == {"data": "hello-stdout\n", "offset": 0}
 
     asyncio.run(scenario())
 

@@ -159,7 +159,7 @@ def test_many_simulated_tasks_stay_cheap(tmp_path: Path) -> None:
             framework = agent.frameworks[FRAMEWORK_ID]
             assert framework.live == {}
             assert len(framework.completed) == 150
-            assert len(agent.attached) == 2 * 150
+            assert len(agent.attached) == 3 * 150
 
     asyncio.run(scenario())
 
