@@ -1,7 +1,7 @@
 """Every write to teams, memberships, environments, configuration and secrets.
 
 Callers check permissions first (portal.permissions); these functions validate, write and
-audit. Bad input raises ValidationError keyed by field, which forms and serializers show
+audit, in one transaction so no change lands without its audit entry. Bad input raises ValidationError keyed by field, which forms and serializers show
 beside the field. Secret values never enter an audit diff or a log line, and functions that
 hold one are @sensitive_variables so error reports leave their locals out too.
 """
@@ -59,6 +59,7 @@ def _clean(obj: Any, **kwargs: Any) -> None:
 # Teams and members
 
 
+@transaction.atomic
 def team_create(*, ctx: AuditContext, name: str, slug: str) -> Team:
     team = Team(name=name.strip(), slug=slug.strip())
     _clean(team)
@@ -71,6 +72,7 @@ def _admin_count(team: Team) -> int:
     return Membership.objects.filter(team=team, role=Role.ADMIN).count()
 
 
+@transaction.atomic
 def membership_add(
     *, ctx: AuditContext, team: Team, user: AbstractBaseUser, role: Role
 ) -> Membership:
@@ -99,6 +101,7 @@ def _guard_last_admin(membership: Membership, message: str) -> None:
         raise ValidationError({"role": message})
 
 
+@transaction.atomic
 def membership_set_role(*, ctx: AuditContext, membership: Membership, role: Role) -> Membership:
     old = membership.role
     if old == role:
@@ -118,6 +121,7 @@ def membership_set_role(*, ctx: AuditContext, membership: Membership, role: Role
     return membership
 
 
+@transaction.atomic
 def membership_remove(*, ctx: AuditContext, membership: Membership) -> None:
     with transaction.atomic():
         Team.objects.select_for_update().filter(pk=membership.team_id).first()
@@ -143,6 +147,7 @@ def _environment_snapshot(environment: Environment) -> dict[str, Any]:
     return {name: getattr(environment, name) for name in ENVIRONMENT_EDITABLE}
 
 
+@transaction.atomic
 def environment_create(*, ctx: AuditContext, data: dict[str, Any]) -> Environment:
     environment = Environment(**{k: v for k, v in data.items() if k in ENVIRONMENT_EDITABLE})
     _clean(environment)
@@ -156,6 +161,7 @@ def environment_create(*, ctx: AuditContext, data: dict[str, Any]) -> Environmen
     return environment
 
 
+@transaction.atomic
 def environment_update(
     *, ctx: AuditContext, environment: Environment, data: dict[str, Any]
 ) -> Environment:
@@ -173,6 +179,7 @@ def environment_update(
 
 
 @sensitive_variables()
+@transaction.atomic
 def environment_credentials_set(
     *,
     ctx: AuditContext,
@@ -268,6 +275,7 @@ def _config_diff(
 
 
 @sensitive_variables()
+@transaction.atomic
 def config_value_set(
     *,
     ctx: AuditContext,
@@ -324,6 +332,7 @@ def _config_upsert(
     return item, before, changed
 
 
+@transaction.atomic
 def config_value_delete(*, ctx: AuditContext, item: ConfigValue) -> None:
     pk, team, label = item.pk, item.team, item.scope_label()
     item.delete()

@@ -265,3 +265,15 @@ def test_an_error_report_from_inside_a_secret_write_leaves_the_value_out(
         report = ExceptionReporter(rf.post("/"), *sys.exc_info()).get_traceback_html()
     assert "disk on fire" in report and "_store_value" in report
     assert SECRET not in report
+
+
+def test_a_change_whose_audit_entry_fails_is_rolled_back(ctx, env, monkeypatch) -> None:
+    from portal import audit
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("audit table unavailable")
+
+    monkeypatch.setattr(audit, "record", refuse)
+    with pytest.raises(RuntimeError):
+        _set(ctx, env, key="REGION", value="eu", is_secret=False)
+    assert not ConfigValue.objects.exists()
