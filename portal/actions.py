@@ -1,9 +1,10 @@
 """Every write to teams, memberships, environments, configuration and secrets.
 
 Callers check permissions first (portal.permissions); these functions validate, write and
-audit, in one transaction so no change lands without its audit entry. Bad input raises ValidationError keyed by field, which forms and serializers show
-beside the field. Secret values never enter an audit diff or a log line, and functions that
-hold one are @sensitive_variables so error reports leave their locals out too.
+audit, in one transaction so no change lands without its audit entry. Bad input raises
+ValidationError keyed by field, which forms and serializers show beside the field. Secret
+values never enter an audit diff or a log line, and functions that hold one are
+@sensitive_variables so error reports leave their locals out too.
 """
 
 from __future__ import annotations
