@@ -57,6 +57,8 @@ def register(master: Master, api: AgentApi, state: str = ACTIVE) -> AgentRecord:
     )
     record.free = total.copy()
     master.agents[record.id] = record
+    master.agents_changed()
+    master.touch(record)
     if state == ACTIVE:
         master.allocator.request()
     return record
@@ -74,6 +76,8 @@ def reregister(master: Master, record: AgentRecord) -> None:
     if previous == UNREACHABLE:
         _forget_vanished(master, record)
     record.free = record.total.copy().subtract(record.allocated())
+    master.agents_changed()
+    master.touch(record)
     for framework_id in framework_ids:
         framework = master.frameworks.get(framework_id)
         if framework is not None and framework.connected:
@@ -153,6 +157,8 @@ def partition(master: Master, record: AgentRecord) -> None:
     now = time.time()
     record.state = UNREACHABLE
     record.unreachable_time = now
+    master.agents_changed()
+    master.touch(record)
     _rescind_offers(master, record)
     for task in list(record.tasks.values()):
         framework = master.frameworks.get(task.framework_id)
@@ -184,6 +190,8 @@ def remove(master: Master, record: AgentRecord, *, gone: bool = False) -> None:
     was_active = record.state == ACTIVE
     record.state = REMOVED
     record.gone = gone
+    master.agents_changed()
+    master.touch(record)
     _rescind_offers(master, record)
     for task in list(record.tasks.values()):
         framework = master.frameworks.get(task.framework_id)
@@ -257,3 +265,4 @@ def _expire_recovering(master: Master, incarnation: str) -> None:
         if record.state == RECOVERING:
             record.state = UNREACHABLE
             record.unreachable_time = time.time()
+            master.agents_changed()

@@ -93,11 +93,11 @@ class Allocator:
             return
         self.runs += 1
         now = time.time()
-        totals = master.totals().quantities()
+        totals = master.total_quantities()
         used = {fw.id: _used(fw) for fw, _ in candidates}
         made: dict[str, list[Offer]] = {}
-        for agent in list(master.agents.values()):
-            if agent.state != ACTIVE or not agent.free.allocatable():
+        for agent in list(master.free_agents.values()):
+            if agent.state != ACTIVE:
                 continue
             ordered = candidates
             if len(candidates) > 1:
@@ -141,7 +141,7 @@ def refuse_seconds(filters: Json | None, default: float) -> float:
 
 def _used(framework: FrameworkRecord) -> dict[str, float]:
     used = framework.allocated.quantities()
-    for name, amount in framework.offered().quantities().items():
+    for name, amount in framework.offered_quantities.items():
         used[name] = used.get(name, 0.0) + amount
     return used
 

@@ -51,6 +51,10 @@ class Master:
         self.counters: Counter[str] = Counter()
         self.task_gauges: Counter[str] = Counter()
         self.heartbeats_paused: set[str] = set()  # framework ids, or "*" for all
+        # Active agents with allocatable free resources: allocation passes look only here,
+        # so a pass costs what changed, not the size of the cluster.
+        self.free_agents: dict[str, AgentRecord] = {}
+        self._total_quantities: dict[str, float] | None = None
         self.allocator = Allocator(self)
 
     # -- identity -------------------------------------------------------------------
@@ -191,6 +195,7 @@ class Master:
         agent = self.agents.get(task.agent_id)
         if agent is not None and agent.state == ACTIVE:
             agent.free.add(task.resources)
+            self.touch(agent)
 
     def complete_task(self, framework: FrameworkRecord, task: TaskRecord) -> None:
         """Forget a terminal task (acknowledged, or its framework or agent is gone)."""
@@ -217,8 +222,10 @@ class Master:
         self.next_offer += 1
         offer = Offer(offer_id, framework.id, agent.id, role, resources)
         agent.free.subtract(resources)
+        self.touch(agent)
         agent.offers[offer_id] = offer
         framework.offers[offer_id] = offer
+        _add_quantities(framework.offered_quantities, resources, 1)
         self.offers[offer_id] = offer
         return offer
 
@@ -226,8 +233,8 @@ class Master:
         """Remove an offer from every index; its resources are the caller's to place."""
         self.offers.pop(offer.id, None)
         framework = self.frameworks.get(offer.framework_id)
-        if framework is not None:
-            framework.offers.pop(offer.id, None)
+        if framework is not None and framework.offers.pop(offer.id, None) is not None:
+            _add_quantities(framework.offered_quantities, offer.resources, -1)
         agent = self.agents.get(offer.agent_id)
         if agent is not None:
             agent.offers.pop(offer.id, None)
@@ -236,6 +243,7 @@ class Master:
         agent = self.agents.get(agent_id)
         if agent is not None and agent.state == ACTIVE:
             agent.free.add(resources)
+            self.touch(agent)
 
     def rescind(self, offer: Offer, *, notify: bool = True) -> None:
         self.take_offer(offer)
@@ -285,12 +293,32 @@ class Master:
     def active_agents(self) -> list[AgentRecord]:
         return [a for a in self.agents.values() if a.state == ACTIVE]
 
+    def touch(self, agent: AgentRecord) -> None:
+        """Re-file an agent in the free index after its free resources or state changed."""
+        if agent.state == ACTIVE and agent.free.allocatable():
+            self.free_agents[agent.id] = agent
+        else:
+            self.free_agents.pop(agent.id, None)
+
+    def agents_changed(self) -> None:
+        self._total_quantities = None
+
     def totals(self) -> Resources:
         total = Resources()
         for agent in self.agents.values():
             if agent.state == ACTIVE:
                 total.add(agent.total)
         return total
+
+    def total_quantities(self) -> dict[str, float]:
+        if self._total_quantities is None:
+            self._total_quantities = self.totals().quantities()
+        return self._total_quantities
+
+
+def _add_quantities(into: dict[str, float], resources: Resources, sign: int) -> None:
+    for name, amount in resources.quantities().items():
+        into[name] = mj.scalar(into.get(name, 0.0) + sign * amount)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -207,7 +207,13 @@ class Resources:
 
     def allocatable(self) -> bool:
         """The master's default --min_allocatable_resources: cpus:0.01|mem:32."""
-        return self.quantity("cpus") >= 0.01 or self.quantity("mem") >= 32
+        cpus = mem = 0.0
+        for (name, _), amount in self.scalars.items():
+            if name == "cpus":
+                cpus += amount
+            elif name == "mem":
+                mem += amount
+        return cpus >= 0.01 or mem >= 32
 
     def sorted_keys(self, *, agent_order: bool = False) -> list[Key]:
         if agent_order:

@@ -135,8 +135,10 @@ class FrameworkRecord:
     heartbeat_timer: asyncio.TimerHandle | None = None
     calls: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
-    # Tasks' resources that are not terminal yet: kept incrementally for DRF and metrics.
+    # Tasks' resources that are not terminal yet, and the quantities in outstanding offers:
+    # kept incrementally because every allocation pass needs them (DRF shares).
     allocated: Resources = field(default_factory=Resources)
+    offered_quantities: dict[str, float] = field(default_factory=dict)
 
     @property
     def connected(self) -> bool:
