@@ -49,7 +49,10 @@ class LogIn(Protocol):
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the sync API's event loop keeps running while Playwright is
+# open, and later packages (the devcluster's) call asyncio.run(), which refuses to start
+# inside a running loop.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         message = (
