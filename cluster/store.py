@@ -48,6 +48,7 @@ _TERMINAL_SQL = ", ".join(f"'{state}'" for state in sorted(TERMINAL_STATES))
 LIVE_WHERE = f'NOT ("state" IN ({_TERMINAL_SQL}))'
 # Berth's own trail entries (a kill before launch, a spec that cannot launch).
 SOURCE_BERTH = "SOURCE_BERTH"
+_UNCERTAIN = (TaskState.UNREACHABLE.value, TaskState.UNKNOWN.value)
 _CHUNK = 500  # rows per IN (...) list: well under SQLite's variable limit
 
 
@@ -323,14 +324,15 @@ class DjangoStore:
             (tid, agent or None) for tid, agent in rows.values_list("mesos_task_id", "agent_id")
         ]
 
-    def tasks_silent_launching(
+    def tasks_uncertain(
         self, cluster_key: str, older_than_seconds: float
     ) -> list[tuple[str, str | None]]:
         before = timezone.now() - timedelta(seconds=older_than_seconds)
-        rows = Task.objects.filter(
-            cluster_key=cluster_key, state=Task.LAUNCHING, launched_at__lt=before
-        ).values_list("mesos_task_id", "agent_id")
-        return [(tid, agent or None) for tid, agent in rows]
+        ours = Task.objects.filter(cluster_key=cluster_key)
+        fields = ("mesos_task_id", "agent_id")
+        silent = ours.filter(state=Task.LAUNCHING, launched_at__lt=before).values_list(*fields)
+        doubtful = ours.filter(state__in=_UNCERTAIN, status_at__lt=before).values_list(*fields)
+        return [(tid, agent or None) for tid, agent in silent.union(doubtful)]
 
     def recover(self) -> None:
         if not connection.in_atomic_block:

@@ -317,8 +317,8 @@ class ClusterEngine:
         asked: list[tuple[str, str | None]] = []
         if now >= self._next_stale_check:
             self._next_stale_check = now + max(1.0, self.options.launch_timeout / 2)
-            silent = self.store.tasks_silent_launching(self.config.key, self.options.launch_timeout)
-            asked += self.reconciler.add(silent, now)
+            uncertain = self.store.tasks_uncertain(self.config.key, self.options.launch_timeout)
+            asked += self.reconciler.add(uncertain, now)
         asked += self.reconciler.due(now)
         self.send_reconcile(asked)
         if now >= self._next_implicit:

@@ -162,10 +162,12 @@ class EngineStore(Protocol):
     def tasks_live(self, cluster_key: str) -> list[tuple[str, str | None]]:
         """(task id, agent id) of every launched, non-terminal task: what to reconcile."""
 
-    def tasks_silent_launching(
+    def tasks_uncertain(
         self, cluster_key: str, older_than_seconds: float
     ) -> list[tuple[str, str | None]]:
-        """LAUNCHING tasks that have heard nothing since they were launched that long ago."""
+        """Tasks whose fate Mesos owes an answer on, silent for that long: LAUNCHING with
+        no update yet, and UNREACHABLE or UNKNOWN (a healed partition reports nothing by
+        itself; only reconciliation brings the RUNNING back)."""
 
     # -- housekeeping -------------------------------------------------------------
 

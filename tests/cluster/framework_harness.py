@@ -146,10 +146,9 @@ def _postgres_url(settings_dict: dict[str, Any]) -> str:
 
 
 def point_environments_at(cluster: DevCluster, *slugs: str) -> list[Environment]:
-    """Environments `slugs` (role = slug) on the test's devcluster; any other environment
-    (the data migration's, on a first test) moves to a master that does not exist, so no
-    engine ever reaches a devcluster someone else runs on the default port."""
-    Environment.objects.exclude(slug__in=slugs).update(master_urls="http://127.0.0.1:9")
+    """Environments `slugs` (role = slug) on the test's devcluster, and no other: the data
+    migration's would send a framework to a devcluster someone runs on the default port."""
+    Environment.objects.exclude(slug__in=slugs).delete()
     for position, slug in enumerate(slugs):
         Environment.objects.update_or_create(
             slug=slug,
@@ -178,10 +177,13 @@ class EngineThread:
         self.teardown = teardown
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
+        self.died: BaseException | None = None
 
     def _run(self) -> None:
         try:
             self.engine.run(self.stop)
+        except BaseException as error:  # a test that simulates a crash looks at it
+            self.died = error
         finally:
             connections.close_all()
 
@@ -220,6 +222,7 @@ class FrameworkProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> FrameworkProcess:
+        crypto.key_count()  # the key ring file exists once it has been used
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "portal.settings",

@@ -55,7 +55,8 @@ def cluster(devcluster_module: DevCluster) -> DevCluster:
 
 
 @pytest.fixture
-def dev(shared_db: Any, cluster: DevCluster) -> Environment:
+def dev(request: pytest.FixtureRequest, cluster: DevCluster) -> Environment:
+    request.getfixturevalue("shared_db")
     (environment,) = point_environments_at(cluster, "dev")
     return environment
 

@@ -52,6 +52,8 @@ class Command(BaseCommand):
         add("--holder", default="", help="name in the lease (default host:pid:random)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # One line per scheduler call would drown what matters (thousands a second).
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         self.stop = threading.Event()
         self._install_signals()
         self.holder = (
