@@ -106,7 +106,7 @@ def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared
     assert marker is not None and marker.kwargs.get("transaction"), "mark the test SHARED_DB"
     if connection.vendor != "sqlite":
         yield SharedDb(_postgres_url(connection.settings_dict))
-    elif not connection.is_in_memory_db():
+    elif not connection.is_in_memory_db():  # type: ignore[attr-defined]
         yield SharedDb(f"sqlite:///{connection.settings_dict['NAME']}")
     else:
         yield from _sqlite_file_copy(tmp_path / "berth.sqlite3")

@@ -305,7 +305,7 @@ def test_an_update_that_could_not_be_stored_is_not_acknowledged_and_comes_again(
 ) -> None:
     engine = engine_for(cluster)
     flaky = _FlakyStore(engine.store, failures=1)
-    engine.store = engine.launcher.store = flaky  # type: ignore[assignment]
+    engine.store = engine.launcher.store = flaky
     with EngineThread(engine):
         task = wait_state(submit(dev, "true"), FINISHED)
 

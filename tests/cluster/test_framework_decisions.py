@@ -320,7 +320,7 @@ def engine() -> ClusterEngine:
     config = ClusterConfig(
         key="http://127.0.0.1:9", masters=("http://127.0.0.1:9",), roles=("dev",)
     )
-    made = ClusterEngine(config, RecordingStore())  # type: ignore[arg-type]
+    made = ClusterEngine(config, RecordingStore())
     made.conn.acknowledge = lambda status: True  # type: ignore[method-assign]
     return made
 
@@ -329,7 +329,7 @@ def test_updates_before_a_new_subscription_are_stored_first_and_offers_before_it
     engine: ClusterEngine,
 ) -> None:
     handled: list[str] = []
-    engine.launcher.handle = lambda offers, fid: handled.extend(o.id for o in offers)  # type: ignore[method-assign]
+    engine.launcher.handle = lambda offers, framework_id: handled.extend(o.id for o in offers)  # type: ignore[method-assign]
     engine.connected, engine.framework_id = True, "F"
 
     engine.handle_events(

@@ -216,7 +216,7 @@ def test_a_crash_between_recording_launches_and_accept_loses_and_doubles_nothing
     owner_register("test", retry)
     tasks = [submit(dev, f"echo ran >> {tmp_path}/job{n}", f"job{n}") for n in range(3)]
     crashing = engine_for(devcluster)
-    crashing.store = crashing.launcher.store = _CrashAfterRecording(crashing.store)  # type: ignore[assignment]
+    crashing.store = crashing.launcher.store = _CrashAfterRecording(crashing.store)
     running = EngineThread(crashing, teardown=False)
     with running:
         wait_for("the crash", lambda: not running.thread.is_alive())
