@@ -241,13 +241,13 @@ def test_tasks_lists_live_tasks_with_their_latest_status(tmp_path: Path) -> None
     asyncio.run(scenario())
 
 
-def test_executor_resources_are_the_command_executors_share() -> None:
+def test_executor_resources_are_the_command_executors_share(tmp_path: Path) -> None:
     from devcluster.agent import Agent
-    from devcluster.agent.task import EXECUTOR_CPUS
+    from tests.devcluster.test_agent_harness import RecordingSink, config
 
-    resources = Agent.executor_resources(object.__new__(Agent))
+    resources = Agent(config(tmp_path), RecordingSink()).executor_resources()
     assert resources == [
-        {"name": "cpus", "type": "SCALAR", "scalar": {"value": EXECUTOR_CPUS}},
+        {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
         {"name": "mem", "type": "SCALAR", "scalar": {"value": 32.0}},
     ]
 
