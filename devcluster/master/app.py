@@ -1,4 +1,4 @@
-"""The master's HTTP application: every route, leading or following.
+"""The master's routes, leading or following.
 
 libprocess answers the same endpoint under the master's own prefix and un-prefixed, so
 /api/v1/scheduler and /master/api/v1/scheduler, /state and /master/state are one thing.
@@ -6,17 +6,18 @@ libprocess answers the same endpoint under the master's own prefix and un-prefix
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from aiohttp import web
+from collections.abc import Callable
+from functools import partial
 
 from devcluster.master import faults, legacy
-from devcluster.master.http import MASTER_KEY, redirect_location
+from devcluster.master.http import check_method, redirect, redirect_location, text_error
+from devcluster.master.httpserver import Request, Response, Result, Router
 from devcluster.master.master import Master
 from devcluster.master.operator import operator_api
 from devcluster.master.scheduler import scheduler_api
+from devcluster.master.validation import HttpError
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[Master, Request], Result]
 
 _LEGACY: dict[str, Handler] = {
     "state": legacy.state,
@@ -28,38 +29,49 @@ _LEGACY: dict[str, Handler] = {
     "health": legacy.health,
     "redirect": legacy.redirect,
 }
+_TOP_LEVEL: dict[str, Handler] = {
+    "/metrics/snapshot": legacy.metrics_snapshot,
+    "/version": legacy.version,
+    "/files/debug": legacy.files_debug,
+}
 
 
-def make_app(master: Master) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app[MASTER_KEY] = master
+def make_router(master: Master) -> Router:
+    router = Router()
     if master.config.leader is not None:
-        _follower_routes(app, master.config.leader)
-        return app
+        _follower_routes(router, master)
+        return router
     for prefix in ("", "/master"):
-        app.router.add_route("*", f"{prefix}/api/v1/scheduler", scheduler_api)
-        app.router.add_route("*", f"{prefix}/api/v1", operator_api)
+        router.add(f"{prefix}/api/v1/scheduler", partial(scheduler_api, master))
+        router.add(f"{prefix}/api/v1", partial(operator_api, master))
         for name, handler in _LEGACY.items():
-            app.router.add_get(f"{prefix}/{name}", handler)
-    app.router.add_get("/metrics/snapshot", legacy.metrics_snapshot)
-    app.router.add_get("/version", legacy.version)
-    app.router.add_get("/files/debug", legacy.files_debug)
-    faults.add_routes(app)
-    return app
+            router.add(f"{prefix}/{name}", partial(_get, handler, master))
+    for path, handler in _TOP_LEVEL.items():
+        router.add(path, partial(_get, handler, master))
+    faults.add_routes(router, master)
+    return router
 
 
-def _follower_routes(app: web.Application, leader: str) -> None:
+def _get(handler: Handler, master: Master, request: Request) -> Result:
+    try:
+        check_method(request, "GET")
+    except HttpError as error:
+        return text_error(error)
+    return handler(master, request)
+
+
+def _follower_routes(router: Router, master: Master) -> None:
     """A non-leading master: 307 to the leader for everything but its own health."""
+    leader = master.config.leader or ""
 
-    async def to_leader(request: web.Request) -> web.Response:
-        location = redirect_location(leader, request.path_qs)
-        return web.Response(status=307, headers={"Location": location})
+    def to_leader(request: Request) -> Response:
+        return redirect(redirect_location(leader, request.path_qs))
 
-    async def who_leads(request: web.Request) -> web.Response:
-        return web.Response(status=307, headers={"Location": redirect_location(leader)})
+    def who_leads(request: Request) -> Response:
+        return redirect(redirect_location(leader))
 
     for prefix in ("", "/master"):
-        app.router.add_get(f"{prefix}/health", legacy.health)
-        app.router.add_get(f"{prefix}/redirect", who_leads)
-    app.router.add_get("/version", legacy.version)
-    app.router.add_route("*", "/{tail:.*}", to_leader)
+        router.add(f"{prefix}/health", partial(legacy.health, master))
+        router.add(f"{prefix}/redirect", who_leads)
+    router.add("/version", partial(legacy.version, master))
+    router.add("/{tail:.*}", to_leader)

@@ -42,6 +42,11 @@ def _json_kind(value: Any) -> str:
     return "object"
 
 
+_REQUIRED = {
+    id(fields): tuple(f.name for f in fields.values() if f.required) for fields in MESSAGES.values()
+}
+
+
 def _unexpected(value: Any, name: str) -> ConversionError:
     return ConversionError(f"Not expecting a JSON {_json_kind(value)} for field '{name}'")
 
@@ -58,27 +63,29 @@ def read(message: str, data: Json, *, strict: bool = False) -> Findings:
 def _read_message(
     fields: dict[str, Field], data: Json, path: str, findings: Findings, strict: bool
 ) -> None:
-    for key in list(data):
+    # The hot path of every call: plain strings (ids) are checked inline, and paths are
+    # only built for what needs one (nested messages, unknown keys).
+    for key, value in list(data.items()):
         spec = fields.get(key)
-        where = f"{path}{key}"
         if spec is None:
-            findings.unknown.append(where)
+            findings.unknown.append(f"{path}{key}")
             continue
-        value = data[key]
         if value is None:
             del data[key]
             continue
+        if spec.kind == "string" and not spec.repeated and isinstance(value, str):
+            continue
         if spec.repeated:
-            _read_repeated(spec, data, where, findings, strict)
-        else:
-            converted = _read_value(spec, value, where, findings, strict)
-            if converted is _DROP:
-                del data[key]
-            else:
-                data[key] = converted
-    for spec in fields.values():
-        if spec.required and spec.name not in data:
-            findings.missing.append(f"{path}{spec.name}")
+            _read_repeated(spec, data, f"{path}{key}", findings, strict)
+            continue
+        converted = _read_value(spec, value, f"{path}{key}", findings, strict)
+        if converted is _DROP:
+            del data[key]
+        elif converted is not value:
+            data[key] = converted
+    for name in _REQUIRED[id(fields)]:
+        if name not in data:
+            findings.missing.append(f"{path}{name}")
 
 
 def _read_repeated(spec: Field, data: Json, where: str, findings: Findings, strict: bool) -> None:

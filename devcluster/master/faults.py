@@ -7,10 +7,12 @@ missing heartbeats.
 
 from __future__ import annotations
 
-from aiohttp import web
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from devcluster.master import agents, recordio
-from devcluster.master.http import MASTER_KEY, json_response
+from devcluster.master.http import json_response
+from devcluster.master.httpserver import Request, Response, Router, text
 from devcluster.master.master import Master
 from devcluster.master.state import AgentRecord
 
@@ -42,20 +44,15 @@ ENDPOINTS = {
 }
 
 
-def _master(request: web.Request) -> Master:
-    return request.app[MASTER_KEY]
+def _not_found(what: str) -> Response:
+    return text(404, what)
 
 
-def _not_found(what: str) -> web.Response:
-    return web.Response(status=404, text=what, content_type="text/plain", charset="utf-8")
+def _agent(master: Master, request: Request) -> AgentRecord | None:
+    return master.agents.get(request.match_info["agent_id"])
 
 
-def _agent(request: web.Request) -> AgentRecord | None:
-    return _master(request).agents.get(request.match_info["agent_id"])
-
-
-async def index(request: web.Request) -> web.Response:
-    master = _master(request)
+def index(master: Master, request: Request) -> Response:
     body = {
         "master_id": master.id,
         "agents": [
@@ -67,45 +64,41 @@ async def index(request: web.Request) -> web.Response:
     return json_response(body)
 
 
-async def remove_agent(request: web.Request) -> web.Response:
-    record = _agent(request)
+async def remove_agent(master: Master, request: Request) -> Response:
+    record = _agent(master, request)
     if record is None:
         return _not_found(f"No agent {request.match_info['agent_id']}")
-    agents.remove(_master(request), record, gone=request.query.get("gone") in {"1", "true"})
+    agents.remove(master, record, gone=request.query.get("gone") in {"1", "true"})
     await record.api.stop()
     return json_response({"agent_id": record.id, "state": record.state})
 
 
-async def partition_agent(request: web.Request) -> web.Response:
-    record = _agent(request)
+def partition_agent(master: Master, request: Request) -> Response:
+    record = _agent(master, request)
     if record is None:
         return _not_found(f"No agent {request.match_info['agent_id']}")
-    agents.partition(_master(request), record)
+    agents.partition(master, record)
     return json_response({"agent_id": record.id, "state": record.state})
 
 
-async def heal_agent(request: web.Request) -> web.Response:
-    record = _agent(request)
+def heal_agent(master: Master, request: Request) -> Response:
+    record = _agent(master, request)
     if record is None:
         return _not_found(f"No agent {request.match_info['agent_id']}")
-    agents.reregister(_master(request), record)
+    agents.reregister(master, record)
     return json_response({"agent_id": record.id, "state": record.state})
 
 
-async def restart_master(request: web.Request) -> web.Response:
+async def restart_master(master: Master, request: Request) -> Response:
     try:
         delay = float(request.query.get("agent_delay", "0"))
     except ValueError:
-        return web.Response(
-            status=400, text="agent_delay must be a number of seconds", content_type="text/plain"
-        )
-    master = _master(request)
+        return text(400, "agent_delay must be a number of seconds")
     await agents.restart_master(master, max(delay, 0.0))
     return json_response({"master_id": master.id})
 
 
-async def drop_framework(request: web.Request) -> web.Response:
-    master = _master(request)
+def drop_framework(master: Master, request: Request) -> Response:
     framework = master.frameworks.get(request.match_info["framework_id"])
     if framework is None or framework.stream is None:
         return _not_found(f"No subscribed framework {request.match_info['framework_id']}")
@@ -113,28 +106,22 @@ async def drop_framework(request: web.Request) -> web.Response:
     return json_response({"framework_id": framework.id, "connected": framework.connected})
 
 
-async def inject_record(request: web.Request) -> web.Response:
-    master = _master(request)
+def inject_record(master: Master, request: Request) -> Response:
     framework = master.frameworks.get(request.match_info["framework_id"])
     if framework is None or framework.stream is None:
         return _not_found(f"No subscribed framework {request.match_info['framework_id']}")
-    payload = await request.read()
-    if not payload:
-        return web.Response(
-            status=400, text="the body is the record to inject", content_type="text/plain"
-        )
-    framework.stream.send_raw(recordio.encode(payload))
-    return json_response({"framework_id": framework.id, "bytes": len(payload)})
+    if not request.body:
+        return text(400, "the body is the record to inject")
+    framework.stream.send_raw(recordio.encode(request.body))
+    return json_response({"framework_id": framework.id, "bytes": len(request.body)})
 
 
-async def stop_heartbeats(request: web.Request) -> web.Response:
-    master = _master(request)
+def stop_heartbeats(master: Master, request: Request) -> Response:
     master.heartbeats_paused.add(request.query.get("framework_id", "*"))
     return json_response({"paused": sorted(master.heartbeats_paused)})
 
 
-async def resume_heartbeats(request: web.Request) -> web.Response:
-    master = _master(request)
+def resume_heartbeats(master: Master, request: Request) -> Response:
     wanted = request.query.get("framework_id")
     if wanted is None:
         master.heartbeats_paused.clear()
@@ -143,13 +130,26 @@ async def resume_heartbeats(request: web.Request) -> web.Response:
     return json_response({"paused": sorted(master.heartbeats_paused)})
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/devcluster", index)
-    app.router.add_post("/devcluster/agents/{agent_id}/remove", remove_agent)
-    app.router.add_post("/devcluster/agents/{agent_id}/partition", partition_agent)
-    app.router.add_post("/devcluster/agents/{agent_id}/heal", heal_agent)
-    app.router.add_post("/devcluster/master/restart", restart_master)
-    app.router.add_post("/devcluster/frameworks/{framework_id}/drop", drop_framework)
-    app.router.add_post("/devcluster/frameworks/{framework_id}/inject", inject_record)
-    app.router.add_post("/devcluster/heartbeats/stop", stop_heartbeats)
-    app.router.add_post("/devcluster/heartbeats/resume", resume_heartbeats)
+Handler = Callable[[Master, Request], Response | Awaitable[Response]]
+_ROUTES: dict[str, tuple[str, Handler]] = {
+    "/devcluster": ("GET", index),
+    "/devcluster/agents/{agent_id}/remove": ("POST", remove_agent),
+    "/devcluster/agents/{agent_id}/partition": ("POST", partition_agent),
+    "/devcluster/agents/{agent_id}/heal": ("POST", heal_agent),
+    "/devcluster/master/restart": ("POST", restart_master),
+    "/devcluster/frameworks/{framework_id}/drop": ("POST", drop_framework),
+    "/devcluster/frameworks/{framework_id}/inject": ("POST", inject_record),
+    "/devcluster/heartbeats/stop": ("POST", stop_heartbeats),
+    "/devcluster/heartbeats/resume": ("POST", resume_heartbeats),
+}
+
+
+def _only(method: str, handler: Handler, master: Master, request: Request) -> object:
+    if request.method != method:
+        return text(405, f"Expecting {method}")
+    return handler(master, request)
+
+
+def add_routes(router: Router, master: Master) -> None:
+    for path, (method, handler) in _ROUTES.items():
+        router.add(path, partial(_only, method, handler, master))

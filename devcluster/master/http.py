@@ -2,43 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiohttp import web
-
+from devcluster.master.httpserver import Request, Response
 from devcluster.master.mesosjson import dumps
 from devcluster.master.validation import HttpError
 
-if TYPE_CHECKING:
-    from devcluster.master.master import Master
-
-MASTER_KEY: web.AppKey[Master] = web.AppKey("master")
-
 JSON_TYPES = ("application/json", "application/x-protobuf")
+_ACCEPTED = Response(202)
 
 
-def accepted() -> web.Response:
+def accepted() -> Response:
     """202 with an empty body and no Content-Type, like every accepted call."""
-    return web.Response(status=202)
+    return _ACCEPTED
 
 
-def text_error(error: HttpError) -> web.Response:
-    response = web.Response(
-        status=error.status, text=error.text, content_type="text/plain", charset="utf-8"
-    )
-    response.headers.update(error.headers)
-    return response
+def text_error(error: HttpError) -> Response:
+    headers = {"Content-Type": "text/plain; charset=utf-8", **error.headers}
+    return Response(error.status, error.text.encode(), headers)
 
 
-def json_response(body: Any, status: int = 200, jsonp: str | None = None) -> web.Response:
+def json_response(body: Any, status: int = 200, jsonp: str | None = None) -> Response:
     text = dumps(body)
     if jsonp:
-        return web.Response(status=status, text=f"{jsonp}({text});", content_type="text/javascript")
-    # Bytes, so that the header is exactly "application/json", with no charset.
-    return web.Response(status=status, body=text.encode(), content_type="application/json")
+        return Response(status, f"{jsonp}({text});".encode(), {"Content-Type": "text/javascript"})
+    return Response(status, text.encode(), {"Content-Type": "application/json"})
 
 
-def check_method(request: web.Request, *allowed: str) -> None:
+def check_method(request: Request, *allowed: str) -> None:
     if request.method not in allowed:
         expected = ", ".join(f"'{m}'" for m in allowed)
         raise HttpError(
@@ -48,7 +39,7 @@ def check_method(request: web.Request, *allowed: str) -> None:
         )
 
 
-def check_content_type(request: web.Request) -> None:
+def check_content_type(request: Request) -> None:
     """Content-Type is compared as an exact string; devcluster reads only JSON."""
     content_type = request.headers.get("Content-Type")
     if content_type is None:
@@ -86,5 +77,5 @@ def redirect_location(leader: str, path: str = "") -> str:
     return f"//{host}{path}"
 
 
-def require_master(request: web.Request) -> Master:
-    return request.app[MASTER_KEY]
+def redirect(location: str) -> Response:
+    return Response(307, b"", {"Location": location})

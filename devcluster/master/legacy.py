@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from devcluster.interfaces import Json
 from devcluster.master import metrics, views
 from devcluster.master.config import BUILD_DATE, BUILD_TIME, VERSION
-from devcluster.master.http import MASTER_KEY, json_response, redirect_location
+from devcluster.master.http import json_response, redirect_location
+from devcluster.master.http import redirect as redirect_response
+from devcluster.master.httpserver import Request, Response, text
 from devcluster.master.master import MASTER_CAPABILITIES, Master
 from devcluster.master.operator import flags
 from devcluster.master.state import (
@@ -22,16 +22,11 @@ from devcluster.master.state import (
 DEFAULT_TASK_LIMIT = 100
 
 
-def _master(request: web.Request) -> Master:
-    return request.app[MASTER_KEY]
-
-
-def _jsonp(request: web.Request) -> str | None:
+def _jsonp(request: Request) -> str | None:
     return request.query.get("jsonp")
 
 
-async def state(request: web.Request) -> web.Response:
-    master = _master(request)
+def state(master: Master, request: Request) -> Response:
     agents = list(master.agents.values())
     body: Json = {
         **version_body(),
@@ -73,8 +68,7 @@ def version_body() -> Json:
     }
 
 
-async def state_summary(request: web.Request) -> web.Response:
-    master = _master(request)
+def state_summary(master: Master, request: Request) -> Response:
     # Counts cover the frameworks the master still has, not completed ones (13-legacy).
     all_tasks = [t for f in master.frameworks.values() for t in _tasks_of(f)]
     slaves = []
@@ -105,8 +99,7 @@ def _tasks_of(framework: FrameworkRecord) -> list[TaskRecord]:
     ]
 
 
-async def frameworks(request: web.Request) -> web.Response:
-    master = _master(request)
+def frameworks(master: Master, request: Request) -> Response:
     wanted = request.query.get("framework_id")
     active = [f for f in master.frameworks.values() if wanted in (None, f.id)]
     completed = [f for f in master.completed_frameworks if wanted in (None, f.id)]
@@ -118,8 +111,7 @@ async def frameworks(request: web.Request) -> web.Response:
     return json_response(body, jsonp=_jsonp(request))
 
 
-async def slaves(request: web.Request) -> web.Response:
-    master = _master(request)
+def slaves(master: Master, request: Request) -> Response:
     wanted = request.query.get("slave_id")
     listed = [
         a
@@ -134,19 +126,13 @@ async def slaves(request: web.Request) -> web.Response:
     return json_response(body, jsonp=_jsonp(request))
 
 
-async def tasks(request: web.Request) -> web.Response:
-    master = _master(request)
+def tasks(master: Master, request: Request) -> Response:
     query = request.query
     try:
         limit = int(query.get("limit", DEFAULT_TASK_LIMIT))
         offset = int(query.get("offset", 0))
     except ValueError:
-        return web.Response(
-            status=400,
-            text="Failed to parse 'limit' or 'offset': not a number",
-            content_type="text/plain",
-            charset="utf-8",
-        )
+        return text(400, "Failed to parse 'limit' or 'offset': not a number")
     order = query.get("order", "des")
     framework_id, task_id = query.get("framework_id"), query.get("task_id")
     found: list[TaskRecord] = []
@@ -162,8 +148,7 @@ def _started(task: TaskRecord) -> float:
     return float(task.statuses[0].get("timestamp", 0.0)) if task.statuses else float("inf")
 
 
-async def roles(request: web.Request) -> web.Response:
-    master = _master(request)
+def roles(master: Master, request: Request) -> Response:
     entries: dict[str, Json] = {}
     for framework in master.frameworks.values():
         for role in framework.roles:
@@ -225,25 +210,24 @@ def _add(into: dict[str, float], amounts: dict[str, float]) -> None:
             into[name] = round(into.get(name, 0.0) + amount, 3)
 
 
-async def metrics_snapshot(request: web.Request) -> web.Response:
-    return json_response(metrics.snapshot(_master(request)), jsonp=_jsonp(request))
+def metrics_snapshot(master: Master, request: Request) -> Response:
+    return json_response(metrics.snapshot(master), jsonp=_jsonp(request))
 
 
-async def version(request: web.Request) -> web.Response:
+def version(master: Master, request: Request) -> Response:
     body = version_body()
     return json_response({k: body[k] for k in sorted(body)}, jsonp=_jsonp(request))
 
 
-async def health(request: web.Request) -> web.Response:
-    return web.Response(status=200)
+def health(master: Master, request: Request) -> Response:
+    return Response(200)
 
 
-async def redirect(request: web.Request) -> web.Response:
+def redirect(master: Master, request: Request) -> Response:
     """307 to the leading master, with no path: //host:port."""
-    master = _master(request)
     leader = master.config.leader or f"{master.config.host}:{master.config.port}"
-    return web.Response(status=307, headers={"Location": redirect_location(leader)})
+    return redirect_response(redirect_location(leader))
 
 
-async def files_debug(request: web.Request) -> web.Response:
+def files_debug(master: Master, request: Request) -> Response:
     return json_response({})

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiohttp import web
-
 from devcluster.interfaces import Json
 from devcluster.master import agents, frameworks, metrics, views
 from devcluster.master import mesosjson as mj
 from devcluster.master.config import BUILD_DATE, BUILD_TIME, VERSION
 from devcluster.master.http import (
-    MASTER_KEY,
     check_content_type,
     check_method,
     json_acceptable,
     json_response,
     text_error,
 )
+from devcluster.master.httpserver import Request, Response
 from devcluster.master.master import Master
 from devcluster.master.resources import Resources
 from devcluster.master.state import RECOVERING
@@ -26,8 +24,7 @@ from devcluster.master.validation import HttpError, parse_body
 _BODY_REQUIRED = {"TEARDOWN": "teardown", "MARK_AGENT_GONE": "mark_agent_gone"}
 
 
-async def operator_api(request: web.Request) -> web.StreamResponse:
-    master: Master = request.app[MASTER_KEY]
+def operator_api(master: Master, request: Request) -> Response:
     try:
         check_method(request, "POST")
         check_content_type(request)
@@ -35,7 +32,7 @@ async def operator_api(request: web.Request) -> web.StreamResponse:
             raise HttpError(
                 406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"
             )
-        call = parse_body(await request.read(), "MasterCall", strict=master.config.strict)
+        call = parse_body(request.body, "MasterCall", strict=master.config.strict)
         kind = call.get("type")
         if kind is None:
             raise HttpError(400, "Failed to validate master::Call: Expecting 'type' to be present")
@@ -49,7 +46,7 @@ async def operator_api(request: web.Request) -> web.StreamResponse:
             raise HttpError(501, f"devcluster does not implement the operator call {kind}")
         result = handler(master, call)
         if result is None:
-            return web.Response(status=200)
+            return Response(200)
         return json_response({"type": kind, kind.lower(): result})
     except HttpError as error:
         return text_error(error)

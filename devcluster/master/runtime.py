@@ -8,12 +8,11 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiohttp import web
-
 from devcluster.interfaces import AgentApi, AgentConfig, StatusSink
 from devcluster.master import agents
-from devcluster.master.app import make_app
+from devcluster.master.app import make_router
 from devcluster.master.config import MasterConfig
+from devcluster.master.httpserver import serve
 from devcluster.master.master import Master
 
 log = logging.getLogger(__name__)
@@ -28,7 +27,7 @@ class Runtime:
     agent_factory: AgentFactory | None = None
     master: Master = field(init=False)
     agents: list[AgentApi] = field(default_factory=list)
-    _runner: web.AppRunner | None = None
+    _server: asyncio.Server | None = None
 
     @property
     def url(self) -> str:
@@ -38,12 +37,7 @@ class Runtime:
         self.master = Master(self.config)
         sock = _bind(self.config.host, self.config.port)
         self.config.port = sock.getsockname()[1]
-        # Handler cancellation is how a SUBSCRIBE handler learns its client went away.
-        self._runner = web.AppRunner(
-            make_app(self.master), handler_cancellation=True, access_log=None
-        )
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        self._server = await serve(make_router(self.master), sock)
         if self.config.leader is None:
             await self._start_agents()
             self.master.allocator.start()
@@ -68,8 +62,10 @@ class Runtime:
                 framework.stream.on_lost = None
                 framework.stream.close()
         await asyncio.gather(*(a.stop() for a in self.agents), return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._server is not None:
+            self._server.close()
+            # Let the final chunks of closed streams go out before the loop ends.
+            await asyncio.sleep(0.05)
 
 
 def _bind(host: str, port: int) -> socket.socket:

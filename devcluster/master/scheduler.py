@@ -10,19 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiohttp import web
-
 from devcluster.interfaces import Json
 from devcluster.master import frameworks, launch, reconcile
 from devcluster.master import mesosjson as mj
 from devcluster.master.http import (
-    MASTER_KEY,
     accepted,
     check_content_type,
     check_method,
     json_acceptable,
     text_error,
 )
+from devcluster.master.httpserver import Connection, Request, Response, StreamStart
 from devcluster.master.master import Master
 from devcluster.master.state import ACTIVE, FrameworkRecord
 from devcluster.master.streams import EventStream
@@ -32,37 +30,38 @@ STREAM_ID = "Mesos-Stream-Id"
 NOT_ACCEPTABLE = "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"
 
 
-async def scheduler_api(request: web.Request) -> web.StreamResponse:
-    master: Master = request.app[MASTER_KEY]
+def scheduler_api(master: Master, request: Request) -> Response | StreamStart:
     try:
         check_method(request, "POST")
         check_content_type(request)
-        call = parse_body(await request.read(), "Call", strict=master.config.strict)
+        call = parse_body(request.body, "Call", strict=master.config.strict)
         error = validate_scheduler_call(call)
         if error is not None:
             raise HttpError(400, f"Failed to validate scheduler::Call: {error}")
         if call["type"] == "SUBSCRIBE":
-            return await _subscribe(request, master, call)
+            return _subscribe(request, master, call)
         framework = _framework_for(request, master, call)
         return _dispatch(master, framework, call)
     except HttpError as error:
         return text_error(error)
 
 
-async def _subscribe(request: web.Request, master: Master, call: Json) -> web.StreamResponse:
+def _subscribe(request: Request, master: Master, call: Json) -> StreamStart:
     if not json_acceptable(request.headers.get("Accept")):
-        raise HttpError(
-            406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"
-        )
+        raise HttpError(406, NOT_ACCEPTABLE)
     if STREAM_ID in request.headers:
         raise HttpError(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
-    stream = EventStream(request, master.new_stream_id())
-    await stream.prepare()
-    frameworks.subscribe(master, call["subscribe"], stream)
-    return await stream.run()
+    stream = EventStream(master.new_stream_id())
+
+    def start(connection: Connection) -> None:
+        stream.attach(connection)
+        frameworks.subscribe(master, call["subscribe"], stream)
+
+    headers = {"Content-Type": "application/json", STREAM_ID: stream.stream_id}
+    return StreamStart(headers, start)
 
 
-def _framework_for(request: web.Request, master: Master, call: Json) -> FrameworkRecord:
+def _framework_for(request: Request, master: Master, call: Json) -> FrameworkRecord:
     framework_id = call["framework_id"]["value"]
     framework = master.frameworks.get(framework_id)
     if framework is None:
@@ -81,7 +80,7 @@ def _framework_for(request: web.Request, master: Master, call: Json) -> Framewor
     return framework
 
 
-def _dispatch(master: Master, framework: FrameworkRecord, call: Json) -> web.Response:
+def _dispatch(master: Master, framework: FrameworkRecord, call: Json) -> Response:
     kind = call["type"]
     if kind == "UNKNOWN":
         # The real master aborts here (a CHECK in its call metrics); answer instead.
@@ -91,7 +90,7 @@ def _dispatch(master: Master, framework: FrameworkRecord, call: Json) -> web.Res
     if handler is not None:
         handler(master, framework, call.get(kind.lower(), {}))
     if kind == "UPDATE_FRAMEWORK":
-        return web.Response(status=200)
+        return Response(200)
     return accepted()
 
 

@@ -1,39 +1,32 @@
 """A subscription's chunked RecordIO event stream.
 
 Events are queued synchronously (status updates arrive from agents in plain callbacks) and
-one writer coroutine, the SUBSCRIBE request's own handler, drains the queue: whatever
-piled up since the last write goes out as one chunk, which keeps thousands of updates a
-second cheap. The server runs with handler cancellation, so a client that goes away
-cancels the writer and the master hears about it at once, as Mesos does.
+written once per event-loop iteration: whatever piled up goes out as one HTTP chunk, which
+keeps thousands of updates a second cheap. The connection tells the stream at once when
+the client goes away, as Mesos notices a closed subscription at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from devcluster.interfaces import Json
 from devcluster.master.recordio import encode_event
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from devcluster.master.httpserver import Connection
 
-OPEN, CLOSING, ABORTED, DONE = "open", "closing", "aborted", "done"
+OPEN, CLOSING, DONE = "open", "closing", "done"
 
 
 class EventStream:
-    def __init__(self, request: web.Request, stream_id: str) -> None:
+    def __init__(self, stream_id: str) -> None:
         self.stream_id = stream_id
-        self._request = request
-        self._response = web.StreamResponse(
-            status=200,
-            headers={"Content-Type": "application/json", "Mesos-Stream-Id": stream_id},
-        )
-        self._response.enable_chunked_encoding()
+        self._connection: Connection | None = None
         self._buffer: list[bytes] = []
-        self._wakeup = asyncio.Event()
+        self._flush_scheduled = False
         self._state = OPEN
         self.on_lost: Callable[[EventStream], None] | None = None
 
@@ -41,70 +34,65 @@ class EventStream:
     def open(self) -> bool:
         return self._state == OPEN
 
-    async def prepare(self) -> None:
-        await self._response.prepare(self._request)
+    def attach(self, connection: Connection) -> None:
+        """The response head is out: events from now on go to this connection."""
+        self._connection = connection
+        connection.on_lost = self._lost
+        self._schedule()
 
     def send(self, event: Json) -> None:
         if self._state == OPEN:
             self._buffer.append(encode_event(event))
-            self._wakeup.set()
+            self._schedule()
 
     def send_raw(self, record: bytes) -> None:
-        """An already encoded record (one OFFERS payload shared by nobody else)."""
+        """An already framed record (fault injection)."""
         if self._state == OPEN:
             self._buffer.append(record)
-            self._wakeup.set()
+            self._schedule()
 
     def close(self) -> None:
         """Flush what is queued, then end the chunked body cleanly."""
         if self._state == OPEN:
             self._state = CLOSING
             self.on_lost = None
-            self._wakeup.set()
+            self._schedule()
 
     def abort(self) -> None:
         """Drop the connection without the final chunk, as a crash or a partition would.
 
         The owner hears about it (on_lost) at once, as if the client had gone away."""
-        if self._state in (OPEN, CLOSING):
-            self._state = ABORTED
-            transport = self._request.transport
-            if transport is not None:
-                transport.abort()
-            self._wakeup.set()
-            self._lost()
+        if self._state == DONE:
+            return
+        connection, self._connection = self._connection, None
+        self._lost()
+        if connection is not None:
+            connection.on_lost = None
+            connection.abort()
 
-    async def run(self) -> web.StreamResponse:
-        """The writer loop; returns when the stream ends for whatever reason."""
-        try:
-            await self._drain()
-        except (ConnectionError, RuntimeError) as error:
-            log.debug("stream %s: write failed: %s", self.stream_id, error)
-            self._lost()
-        except asyncio.CancelledError:
-            self._lost()
-            raise
-        return self._response
+    def _schedule(self) -> None:
+        if not self._flush_scheduled and self._connection is not None:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
-    async def _drain(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            if self._buffer and self._state != ABORTED:
-                data = b"".join(self._buffer)
-                self._buffer.clear()
-                await self._response.write(data)
-            if self._state == CLOSING:
-                self._state = DONE
-                await self._response.write_eof()
-                return
-            if self._state == ABORTED:
-                return
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        connection = self._connection
+        if connection is None or self._state == DONE:
+            return
+        if self._buffer:
+            data = b"".join(self._buffer)
+            self._buffer.clear()
+            connection.write(b"%x\r\n%s\r\n" % (len(data), data))
+        if self._state == CLOSING:
+            self._state = DONE
+            self._connection = None
+            connection.write(b"0\r\n\r\n")
+            connection.stream_done()
 
     def _lost(self) -> None:
         callback, self.on_lost = self.on_lost, None
-        if self._state != ABORTED:
-            self._state = DONE
+        self._state = DONE
         self._buffer.clear()
         if callback is not None:
             callback(self)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
 
 import httpx
 import pytest
@@ -110,3 +112,72 @@ def test_lenient_mode_ignores_unknown_keys_like_mesos(devcluster, subscribe):
     scheduler = subscribe(devcluster.url)
     assert scheduler.call("REVIVE", requests=[{}]).status_code == 202
     assert scheduler.call("REVIVE", {"role": "x"}).status_code == 202
+
+
+def _raw(cluster: DevCluster, data: bytes, *, until: bytes = b"", timeout: float = 5.0) -> bytes:
+    host, port = cluster.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        while until not in received or not until:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            received += chunk
+            if until and received.count(until) >= 1 and until in received:
+                break
+    return received
+
+
+def _revive(framework_id: str, stream_id: str, extra: bytes = b"") -> bytes:
+    body = json.dumps({"type": "REVIVE", "framework_id": {"value": framework_id}}).encode()
+    return (
+        b"POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Mesos-Stream-Id: %s\r\n%sContent-Length: %d\r\n\r\n%s"
+        % (stream_id.encode(), extra, len(body), body)
+    )
+
+
+def test_pipelined_calls_are_answered_in_order(devcluster, subscribe):
+    scheduler = subscribe(devcluster.url)
+    good = _revive(scheduler.framework_id, scheduler.stream.stream_id)
+    bad = _revive(scheduler.framework_id, "not-the-stream")
+    answer = _raw(
+        devcluster,
+        good + bad + good + b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n",
+        until=b"404 Not Found",
+    )
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert statuses == [b"202", b"400", b"202", b"404"]
+
+
+def test_expect_continue_chunked_bodies_and_connection_close(devcluster, subscribe):
+    scheduler = subscribe(devcluster.url)
+    body = json.dumps(
+        {"type": "REVIVE", "framework_id": {"value": scheduler.framework_id}}
+    ).encode()
+    head = (
+        b"POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Mesos-Stream-Id: %s\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n"
+        b"Connection: close\r\n\r\n" % scheduler.stream.stream_id.encode()
+    )
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    host, port = devcluster.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head)
+        assert sock.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(chunked)
+        answer = b""
+        while chunk := sock.recv(1024):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 202 Accepted\r\n")
+    assert b"Connection: close" in answer
+
+
+def test_garbage_gets_400_and_the_connection_closed(devcluster):
+    answer = _raw(devcluster, b"NONSENSE\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"Malformed request" in answer
