@@ -101,7 +101,9 @@ class AgentApi(Protocol):
 
     def tasks(self) -> list[Json]:
         """Live tasks with their latest status, for master (re)registration:
-        [{"framework_id", "task_info", "role", "state", "latest_status"}]."""
+        [{"framework_id", "task_info", "role", "state", "latest_status"}]. Optionally
+        also "framework_info" (the FrameworkInfo it was launched with), which a restarted
+        master shows for frameworks it knows only from their tasks."""
 
     def executor_resources(self) -> list[Json]:
         """What the command executor adds to each task (0.1 cpus, 32 MB)."""
