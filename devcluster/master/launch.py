@@ -398,7 +398,10 @@ def _contained(
     needed = Resources()
     fits = True
     for resource in requested:
-        needed.add(parse_resource(resource)[1])
+        try:
+            needed.add(parse_resource(resource)[1])
+        except ResourceError as error:
+            return None, f"Task uses invalid resources: {error}"
         info = resource.get("allocation_info")
         if isinstance(info, dict) and info.get("role", role) != role:
             fits = False  # allocated to another role: not part of this offer

@@ -182,3 +182,28 @@ def test_launch_group_runs_every_task_of_the_group(devcluster_module, subscribe)
     assert scheduler.call("ACCEPT", body).status_code == 202
     for task_id in ("group-a", "group-b"):
         assert scheduler.wait_state(task_id, "TASK_FINISHED")["state"] == "TASK_FINISHED"
+
+
+def test_an_unacknowledged_update_is_resent_and_holds_back_the_next(devcluster_module, subscribe):
+    scheduler = subscribe(devcluster_module.url)
+    scheduler.launch(scheduler.offers()[0], task("held", devcluster_module.agent_ids[0]))
+    starting = scheduler.stream.wait_for("UPDATE")["update"]["status"]
+    again = scheduler.stream.wait_for("UPDATE", timeout=5)["update"]["status"]
+    assert (again["state"], again["uuid"]) == ("TASK_STARTING", starting["uuid"])
+    assert scheduler.ack(again).status_code == 202
+    running = scheduler.stream.wait_for("UPDATE")["update"]["status"]
+    assert running["state"] == "TASK_RUNNING"
+    assert running["uuid"] != starting["uuid"]
+
+
+def test_acknowledging_a_terminal_update_forgets_the_task(devcluster_module, subscribe):
+    scheduler = subscribe(devcluster_module.url)
+    agent = devcluster_module.agent_ids[0]
+    scheduler.launch(scheduler.offers()[0], task("forgotten", agent, "echo bye"))
+    scheduler.wait_state("forgotten", "TASK_FINISHED")
+    scheduler.reconcile(("forgotten", agent))
+    answer = scheduler.stream.wait_for("UPDATE")["update"]["status"]
+    assert (answer["state"], answer["message"]) == (
+        "TASK_LOST",
+        "Reconciliation: Task is unknown to the agent",
+    )
