@@ -182,12 +182,12 @@ class Connection(asyncio.Protocol):
             self._serve_buffered()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # A pending async handler (a fault control) still runs to its end: what it changes
+        # must not depend on whether its caller waited for the answer.
         self.transport = None
         callback, self.on_lost = self.on_lost, None
         if callback is not None:
             callback()
-        if self._task is not None:
-            self._task.cancel()
 
     # -- serving --------------------------------------------------------------------
 
@@ -245,8 +245,6 @@ class Connection(asyncio.Protocol):
     async def _finish_async(self, request: Request, pending: Awaitable[Result]) -> None:
         try:
             result = await pending
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("%s %s failed", request.method, request.target)
             result = text(500, "devcluster hit an internal error; see its log")
@@ -276,7 +274,11 @@ class Connection(asyncio.Protocol):
             self.transport.write(b"".join(out))
         out.clear()
         self._busy = True
-        start.start(self)
+        try:
+            start.start(self)
+        except Exception:
+            log.exception("%s %s: the stream failed to start", request.method, request.target)
+            self.abort()
 
     # -- parsing --------------------------------------------------------------------
 
