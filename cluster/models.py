@@ -94,6 +94,10 @@ class Task(models.Model):
             ),
             models.Index(fields=["owner_kind", "owner_id"], name="task_owner_idx"),
             models.Index(fields=["-created_at", "-id"], name="task_recent_idx"),
+            # The cluster page pages one team's or one environment's tasks newest first; without
+            # these the planner picks the foreign-key index and sorts every row of the team.
+            models.Index(fields=["team", "-created_at", "-id"], name="task_team_recent_idx"),
+            models.Index(fields=["environment", "-created_at", "-id"], name="task_env_recent_idx"),
         ]
 
     def __str__(self) -> str:
