@@ -19,7 +19,7 @@ from cluster import selectors
 from cluster.models import Task, TaskStatusRecord
 from cluster.selectors import AgentView, ClusterView, TaskRow, Usage
 from portal.models import Environment
-from portal.pagination import BadCursorError, keyset_page
+from portal.pagination import BadCursorError
 
 
 class TaskOutputSerializer(serializers.Serializer[TaskRow]):
@@ -84,10 +84,9 @@ class TaskListApi(APIView):
             group=params.get("state", ""),
             search=params.get("q", ""),
         )
-        tasks = selectors.task_list(request.user, filters)
         try:
-            page = keyset_page(
-                tasks, cursor=params.get("cursor"), limit=params["limit"], field="created_at"
+            page = selectors.task_page(
+                request.user, filters, cursor=params.get("cursor"), limit=params["limit"]
             )
         except BadCursorError as error:
             raise ValidationError({"cursor": [str(error)]}) from None
@@ -130,6 +129,8 @@ class TaskDetailApi(APIView):
             source="task.kill_requested_at", allow_null=True
         )
         spec = serializers.JSONField(source="task.spec")
+        agent_attributes = serializers.JSONField(source="task.agent_attributes")
+        status_at = serializers.DateTimeField(source="task.status_at", allow_null=True)
 
     def get(self, request: Request, mesos_task_id: str) -> Response:
         task: Task = selectors.task_get(request.user, mesos_task_id)

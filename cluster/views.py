@@ -21,7 +21,7 @@ from cluster.models import Task
 from portal.http import AuthedRequest
 from portal.middleware import environments_for
 from portal.models import Environment
-from portal.pagination import BadCursorError, KeysetPage, keyset_page
+from portal.pagination import BadCursorError, KeysetPage
 
 PAGE_SIZE = 50
 _FRAGMENTS = {"cluster-status": "status", "cluster-tasks": "tasks"}
@@ -66,15 +66,16 @@ def _page_url(request: AuthedRequest, cursor: str | None) -> str | None:
     return f"{request.path}?{query.urlencode()}"
 
 
-def _task_page(request: AuthedRequest, tasks: Any) -> tuple[KeysetPage[Task], str]:
+def _task_page(
+    request: AuthedRequest, filters: selectors.TaskFilters
+) -> tuple[KeysetPage[Task], str]:
+    user, cursor = request.user, request.GET.get("cursor")
     try:
-        page = keyset_page(
-            tasks, cursor=request.GET.get("cursor"), limit=PAGE_SIZE, field="created_at"
-        )
+        return selectors.task_page(user, filters, cursor=cursor, limit=PAGE_SIZE), ""
     except BadCursorError as error:
         # A stale link still shows something useful: the first page, and why.
-        return keyset_page(tasks, cursor=None, limit=PAGE_SIZE, field="created_at"), str(error)
-    return page, ""
+        page = selectors.task_page(user, filters, cursor=None, limit=PAGE_SIZE)
+        return page, str(error)
 
 
 def _tasks_context(request: AuthedRequest) -> dict[str, Any]:
@@ -83,7 +84,7 @@ def _tasks_context(request: AuthedRequest) -> dict[str, Any]:
     if filters.environment is not None:
         # The band shows the environment whose tasks are listed: prod must look like prod.
         request.environment = filters.environment
-    page, cursor_error = _task_page(request, selectors.task_list(request.user, filters))
+    page, cursor_error = _task_page(request, filters)
     rows = selectors.task_rows(page.items)
     return {
         "form": form,

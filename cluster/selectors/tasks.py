@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
@@ -12,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from cluster.models import Task, TaskStatusRecord
 from cluster.states import STATES, TERMINAL_STATES, StateInfo, describe
 from portal import permissions
+from portal.pagination import NEWER, OLDER, KeysetPage, decode_cursor, encode_cursor, keyset_page
 
 if TYPE_CHECKING:
     from portal.models import Environment
@@ -36,6 +38,7 @@ STATE_GROUPS: dict[str, str] = {
 }
 
 STATUS_TRAIL_LIMIT = 500
+_ORDER = "created_at"
 
 _WHY_RESOURCE = {
     "cpus": "too small in CPUs",
@@ -84,7 +87,10 @@ def task_visible(user: AnyUser) -> QuerySet[Task]:
 
 
 def task_list(user: AnyUser, filters: TaskFilters) -> QuerySet[Task]:
-    tasks = task_visible(user)
+    return _filtered(task_visible(user), filters)
+
+
+def _filtered(tasks: QuerySet[Task], filters: TaskFilters) -> QuerySet[Task]:
     if filters.environment is not None:
         tasks = tasks.filter(environment=filters.environment)
     if filters.group:
@@ -93,6 +99,57 @@ def task_list(user: AnyUser, filters: TaskFilters) -> QuerySet[Task]:
         text = filters.search
         tasks = tasks.filter(Q(name__icontains=text) | Q(mesos_task_id__icontains=text))
     return tasks
+
+
+def task_page(
+    user: AnyUser, filters: TaskFilters, *, cursor: str | None, limit: int
+) -> KeysetPage[Task]:
+    """One page of task_list(), newest first; raises BadCursorError.
+
+    A member's page is read team by team, each an index range on (team, created_at, id),
+    and merged: one query over "team IN (...)" would sort every task of those teams.
+    """
+    if permissions.is_superuser(user):
+        return keyset_page(task_list(user, filters), cursor=cursor, limit=limit, field=_ORDER)
+    team_ids = list(permissions.teams_for(user).values_list("pk", flat=True))
+    base = _filtered(Task.objects.select_related("environment", "team"), filters)
+    pages = [
+        keyset_page(base.filter(team_id=pk), cursor=cursor, limit=limit, field=_ORDER)
+        for pk in team_ids
+    ]
+    return merge_pages(pages, cursor=cursor, limit=limit)
+
+
+def _key(task: Task) -> tuple[datetime, int]:
+    return task.created_at, task.pk
+
+
+def merge_pages(
+    pages: list[KeysetPage[Task]], *, cursor: str | None, limit: int
+) -> KeysetPage[Task]:
+    """The page keyset_page() would give over the union of disjoint querysets, from their
+    own pages for the same cursor and limit."""
+    items = sorted((task for page in pages for task in page.items), key=_key, reverse=True)
+    if cursor and decode_cursor(cursor)[2] == NEWER:
+        # Each page holds the rows just newer than the cursor: keep the closest `limit`.
+        newer = len(items) > limit or any(page.prev_cursor for page in pages)
+        items = items[-limit:]
+        return KeysetPage(
+            items=items,
+            next_cursor=_cursor_of(items[-1], OLDER) if items else None,
+            prev_cursor=_cursor_of(items[0], NEWER) if newer and items else None,
+        )
+    older = len(items) > limit or any(page.next_cursor for page in pages)
+    items = items[:limit]
+    return KeysetPage(
+        items=items,
+        next_cursor=_cursor_of(items[-1], OLDER) if older and items else None,
+        prev_cursor=_cursor_of(items[0], NEWER) if cursor and items else None,
+    )
+
+
+def _cursor_of(task: Task, direction: str) -> str:
+    return encode_cursor(task.created_at, task.pk, direction)
 
 
 def task_get(user: AnyUser, mesos_task_id: str) -> Task:

@@ -93,7 +93,13 @@ def test_a_listed_task_carries_its_state_badge_and_reasons(api_client_for, viewe
 
 
 def test_a_task_in_detail_has_its_status_trail_oldest_first(api_client_for, viewer, team) -> None:
-    task = make_task(team=team, state="TASK_FAILED", exit_code=2, message="exited with status 2")
+    task = make_task(
+        team=team,
+        state="TASK_FAILED",
+        exit_code=2,
+        message="exited with status 2",
+        agent_attributes={"rack": "r1"},
+    )
     for state in ("TASK_STARTING", "TASK_RUNNING", "TASK_FAILED"):
         TaskStatusRecord.objects.create(task=task, state=state, source="SOURCE_EXECUTOR")
     body = api_client_for(viewer).get(_task_url(task.mesos_task_id)).json()
@@ -103,7 +109,7 @@ def test_a_task_in_detail_has_its_status_trail_oldest_first(api_client_for, view
         "TASK_RUNNING",
         "TASK_FAILED",
     ]
-    assert body["spec"] == task.spec
+    assert body["spec"] == task.spec and body["agent_attributes"] == {"rack": "r1"}
 
 
 # Filters and pages

@@ -75,6 +75,62 @@ def test_signed_in_users_in_no_team_see_no_tasks(team, user) -> None:
     assert not selectors.task_visible(user).exists()
 
 
+def _walk(user, limit: int, filters=None) -> tuple[list[int], list[int]]:
+    """Every page forward from the first, then every page back from the last."""
+    filters = filters or selectors.TaskFilters()
+    forward, pages = [], []
+    page = selectors.task_page(user, filters, cursor=None, limit=limit)
+    while True:
+        pages.append(page)
+        forward += [task.pk for task in page.items]
+        if not page.next_cursor:
+            break
+        page = selectors.task_page(user, filters, cursor=page.next_cursor, limit=limit)
+    backward = [task.pk for task in page.items]
+    while page.prev_cursor:
+        page = selectors.task_page(user, filters, cursor=page.prev_cursor, limit=limit)
+        backward = [task.pk for task in page.items] + backward
+    return forward, backward
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", [1, 4, 7, 50])
+def test_a_member_of_several_teams_pages_through_all_their_tasks_in_order(limit) -> None:
+    from tests.factories import MembershipFactory, TeamFactory, UserFactory
+
+    teams = [TeamFactory() for _ in range(3)]
+    reader = UserFactory()
+    for team in teams[:2]:
+        MembershipFactory(team=team, user=reader)
+    made = [make_task(team=teams[(i * 7) % 3]) for i in range(23)]
+    # Equal timestamps across teams: the id must break the tie the same way everywhere.
+    same = timezone.now()
+    Task.objects.filter(pk__in=[t.pk for t in made[5:12]]).update(created_at=same)
+    visible = Task.objects.filter(team__in=teams[:2]).order_by("-created_at", "-pk")
+    expected = list(visible.values_list("pk", flat=True))
+    forward, backward = _walk(reader, limit)
+    assert forward == expected and backward == expected
+
+
+@pytest.mark.django_db
+def test_a_member_page_costs_one_query_per_team_not_per_task(
+    team, viewer, django_assert_max_num_queries
+) -> None:
+    for _ in range(30):
+        make_task(team=team)
+    with django_assert_max_num_queries(2):
+        page = selectors.task_page(viewer, selectors.TaskFilters(), cursor=None, limit=25)
+    assert len(page.items) == 25 and page.items[0].environment.slug == "dev"
+
+
+@pytest.mark.django_db
+def test_a_reader_in_no_team_costs_no_task_query(user, django_assert_num_queries) -> None:
+    make_task(team=None)
+    with django_assert_num_queries(1):
+        page = selectors.task_page(user, selectors.TaskFilters(), cursor=None, limit=10)
+    assert page.items == [] and page.next_cursor is None
+
+
 @pytest.mark.django_db
 def test_task_get_is_a_404_for_a_task_the_reader_may_not_see(team, outsider) -> None:
     from django.http import Http404

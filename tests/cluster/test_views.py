@@ -214,10 +214,11 @@ def test_keyset_pages_walk_every_task_once_in_order(client_for, superuser) -> No
     assert [row.task.pk for row in back.context["rows"]] == seen[:50]
 
 
+@pytest.mark.parametrize("who", ["superuser", "viewer"])
 def test_the_page_needs_the_same_few_queries_for_5_or_50_tasks(
-    client_for, superuser, team, django_assert_max_num_queries
+    request, client_for, team, who, django_assert_max_num_queries
 ) -> None:
-    client = client_for(superuser)
+    client = client_for(request.getfixturevalue(who))
     for i in range(5):
         make_task(team=team, name=f"few-{i}")
     with django_assert_max_num_queries(8) as few:
@@ -317,6 +318,7 @@ def test_the_task_page_tells_the_whole_story(client_for, viewer, team) -> None:
         message="Command exited with status 3",
         hostname="agent-1.example",
         agent_id="S1",
+        agent_attributes={"rack": "r1"},
         ports=[31000],
     )
     for state in ("TASK_STARTING", "TASK_RUNNING", "TASK_FAILED"):
@@ -324,6 +326,7 @@ def test_the_task_page_tells_the_whole_story(client_for, viewer, team) -> None:
     body = _body(client_for(viewer).get(_detail(task)))
     assert 'with exit code <span class="mono">3</span>' in body
     assert "REASON_COMMAND_EXECUTOR_FAILED" in body and "agent-1.example" in body
+    assert '<span class="mono">rack:r1</span>' in body
     trail = body[body.index("data-trail") :]
     assert trail.index("Starting") < trail.index("Running") < trail.index("Failed")
     assert 'data-environment="dev"' in body
