@@ -47,7 +47,8 @@ def state(master: Master, request: Request) -> Response:
             "hostname": master.config.host,
         },
         "flags": flags(master),
-        "slaves": [views.legacy_agent(a) for a in agents if a.state in (ACTIVE, UNREACHABLE)],
+        # Only registered agents are listed; unreachable ones are just counted.
+        "slaves": [views.legacy_agent(a) for a in agents if a.state == ACTIVE],
         "recovered_slaves": [views.agent_info(a) for a in agents if a.state == RECOVERING],
         "frameworks": [views.legacy_framework(f) for f in master.frameworks.values()],
         "completed_frameworks": [
@@ -73,7 +74,7 @@ def state_summary(master: Master, request: Request) -> Response:
     all_tasks = [t for f in master.frameworks.values() for t in _tasks_of(f)]
     slaves = []
     for agent in master.agents.values():
-        if agent.state not in (ACTIVE, UNREACHABLE):
+        if agent.state != ACTIVE:
             continue
         mine = [t for t in all_tasks if t.agent_id == agent.id]
         item = views.legacy_agent(agent)
@@ -116,7 +117,7 @@ def slaves(master: Master, request: Request) -> Response:
     listed = [
         a
         for a in master.agents.values()
-        if a.state in (ACTIVE, UNREACHABLE) and wanted in (None, a.id)
+        if a.state == ACTIVE and wanted in (None, a.id)
     ]
     recovered = [a for a in master.agents.values() if a.state == RECOVERING]
     body = {

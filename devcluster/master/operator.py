@@ -18,7 +18,7 @@ from devcluster.master.http import (
 from devcluster.master.httpserver import Request, Response
 from devcluster.master.master import Master
 from devcluster.master.resources import Resources
-from devcluster.master.state import RECOVERING
+from devcluster.master.state import ACTIVE, RECOVERING
 from devcluster.master.validation import HttpError, parse_body
 
 _BODY_REQUIRED = {"TEARDOWN": "teardown", "MARK_AGENT_GONE": "mark_agent_gone"}
@@ -84,7 +84,7 @@ def get_frameworks(master: Master, call: Json | None = None) -> Json:
 
 
 def get_agents(master: Master, call: Json | None = None) -> Json:
-    listed = [a for a in master.agents.values() if a.state not in (RECOVERING, "removed")]
+    listed = [a for a in master.agents.values() if a.state == ACTIVE]
     recovering = [a for a in master.agents.values() if a.state == RECOVERING]
     return {
         "agents": [views.v1_agent(a) for a in listed],
