@@ -232,6 +232,22 @@ async def calls_per_second(
     return done / elapsed
 
 
+async def lockstep_calls_per_second(
+    host: str, port: int, sub: Subscription, seconds: float
+) -> float:
+    """One connection, each call waiting for its answer: how a simple framework calls."""
+    connection = await Connection.open(host, port)
+    body = _call("REVIVE", sub.framework_id, {"roles": ["*"]})
+    done = 0
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        connection.send(body, sub.stream_id)
+        await connection.response()
+        done += 1
+    connection.writer.close()
+    return done / (time.monotonic() - started)
+
+
 async def updates_per_second(
     host: str, port: int, sub: Subscription, tasks: int, held: list[dict[str, Any]]
 ) -> tuple[float, int]:
@@ -327,6 +343,8 @@ async def bench(args: argparse.Namespace) -> None:
         per_cpu = rate * (time.monotonic() - wall) / max(cpu_seconds(process.pid) - cpu, 1e-9)
         print(f"scheduler calls: {rate:,.0f} calls/s (DECLINE/ACKNOWLEDGE/REVIVE, 4 connections)")
         print(f"                 {per_cpu:,.0f} calls per CPU-second of the devcluster process")
+        rate = await lockstep_calls_per_second(host, int(port), sub, min(args.seconds, 3.0))
+        print(f"                 {rate:,.0f} calls/s on one connection, one call at a time")
         cpu = cpu_seconds(process.pid)
         rate, seen = await updates_per_second(host, int(port), sub, args.tasks, offers)
         per_cpu = seen / max(cpu_seconds(process.pid) - cpu, 1e-9)

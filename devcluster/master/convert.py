@@ -112,6 +112,9 @@ def _read_value(spec: Field, value: Any, where: str, findings: Findings, strict:
     if kind == "message":
         if not isinstance(value, dict):
             raise _unexpected(value, spec.name)
+        # Ids are most of every call: {"value": "..."} needs no walk.
+        if spec.target == "ID" and len(value) == 1 and type(value.get("value")) is str:
+            return value
         _read_message(MESSAGES[spec.target], value, where + ".", findings, strict)
         return value
     if kind == "map":
