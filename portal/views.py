@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from cluster.selectors import cluster_summary
 from portal.http import AuthedRequest, HtmxRequest
 from portal.middleware import SESSION_KEY, environments_for
 from portal.models import Membership
@@ -86,6 +87,7 @@ def dashboard_context(request: AuthedRequest) -> dict[str, object]:
         "memberships": _memberships_for_user(request),
         "steps": steps,
         "steps_left": sum(1 for step in steps if not step.done),
+        "cluster_summary": cluster_summary(environments),
     }
 
 

@@ -104,6 +104,26 @@ def test_dashboard_says_what_to_do_first(
     assert 'href="/cluster/"' in html or f'href="{reverse("cluster:index")}"' in html
 
 
+def test_dashboard_says_when_the_master_cannot_be_reached(
+    user_client: Client, environments: dict[str, Environment], settings: object
+) -> None:
+    # Port 9 (discard) has no listener on loopback: the connection is refused at once.
+    settings.BERTH_MESOS_MASTER = ["http://127.0.0.1:9"]  # type: ignore[attr-defined]
+    response = user_client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert "Cannot reach the master at" in response.content.decode()
+
+
+def test_dashboard_shows_the_devclusters_agents_and_capacity(
+    user_client: Client, environments: dict[str, Environment], settings: object, devcluster: object
+) -> None:
+    settings.BERTH_MESOS_MASTER = [devcluster.url]  # type: ignore[attr-defined]
+    html = user_client.get(reverse("dashboard")).content.decode()
+    assert 'id="cluster-summary"' in html
+    assert "1 agent" in html
+    assert "Cannot reach" not in html
+
+
 def test_dashboard_lists_environments_with_their_colours(
     user_client: Client, environments: dict[str, Environment]
 ) -> None:
