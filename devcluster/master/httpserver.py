@@ -295,7 +295,19 @@ class Connection(asyncio.Protocol):
         except ValueError as error:
             self._refuse(out, 400, f"Malformed request: {error}")
             return None
-        start = end + 4
+        parsed = self._body(headers, end + 4, out)
+        if parsed is None:
+            return None
+        body, consumed = parsed
+        del buffer[:consumed]
+        self._continued = False
+        request = Request(method, target, version, headers, body)
+        request.connection = self
+        return request
+
+    def _body(self, headers: Headers, start: int, out: list[bytes]) -> tuple[bytes, int] | None:
+        """The body after a head ending at `start`, and where it ends; None for "not yet"."""
+        buffer = self._buffer
         if headers.get("Transfer-Encoding", "").lower() == "chunked":
             try:
                 parsed = _parse_chunked(buffer, start)
@@ -304,26 +316,19 @@ class Connection(asyncio.Protocol):
                 return None
             if parsed is None:
                 self._continue(headers)
-                return None
-            body, consumed = parsed
-        else:
-            try:
-                length = int(headers.get("Content-Length", "0"))
-            except ValueError:
-                self._refuse(out, 400, "Malformed Content-Length")
-                return None
-            if length > MAX_BODY:
-                self._refuse(out, 413, "Request body too large")
-                return None
-            if len(buffer) < start + length:
-                self._continue(headers)
-                return None
-            body, consumed = bytes(buffer[start : start + length]), start + length
-        del buffer[:consumed]
-        self._continued = False
-        request = Request(method, target, version, headers, body)
-        request.connection = self
-        return request
+            return parsed
+        try:
+            length = int(headers.get("Content-Length", "0"))
+        except ValueError:
+            self._refuse(out, 400, "Malformed Content-Length")
+            return None
+        if length > MAX_BODY:
+            self._refuse(out, 413, "Request body too large")
+            return None
+        if len(buffer) < start + length:
+            self._continue(headers)
+            return None
+        return bytes(buffer[start : start + length]), start + length
 
     def _continue(self, headers: Headers) -> None:
         """Answer "Expect: 100-continue" once, or curl waits a second before the body."""

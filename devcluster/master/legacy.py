@@ -114,11 +114,7 @@ def frameworks(master: Master, request: Request) -> Response:
 
 def slaves(master: Master, request: Request) -> Response:
     wanted = request.query.get("slave_id")
-    listed = [
-        a
-        for a in master.agents.values()
-        if a.state == ACTIVE and wanted in (None, a.id)
-    ]
+    listed = [a for a in master.agents.values() if a.state == ACTIVE and wanted in (None, a.id)]
     recovered = [a for a in master.agents.values() if a.state == RECOVERING]
     body = {
         "slaves": [views.legacy_agent(a, full=True) for a in listed],
@@ -150,47 +146,48 @@ def _started(task: TaskRecord) -> float:
 
 
 def roles(master: Master, request: Request) -> Response:
-    entries: dict[str, Json] = {}
-    for framework in master.frameworks.values():
-        for role in framework.roles:
-            entries.setdefault(role, _role(role))["frameworks"].append(framework.id)
-        for role, used in views.by_role(list(framework.tasks.values())).items():
-            entry = entries.setdefault(role, _role(role))
-            _add(entry["allocated"], used.quantities())
-        for offer in framework.offers.values():
-            _add(
-                entries.setdefault(offer.role, _role(offer.role))["offered"],
-                offer.resources.quantities(),
-            )
-    for agent in master.agents.values():
-        if agent.state == REMOVED:
-            continue
-        reserved = agent.total.reserved()
-        for role in reserved.roles():
-            entry = entries.setdefault(role, _role(role))
-            _add(entry["reserved"], reserved.only_roles([role]).quantities())
+    entries = _role_usage(master)
     out = []
     for role in sorted(entries):
         entry = entries[role]
         entry["quota"]["consumed"] = dict(entry["allocated"])
-        entry["resources"] = {k: v for k, v in entry["allocated"].items()}
+        entry["resources"] = dict(entry["allocated"])
         _add(entry["resources"], entry["offered"])
-        out.append(
-            {
-                key: entry[key]
-                for key in (
-                    "name",
-                    "weight",
-                    "quota",
-                    "resources",
-                    "allocated",
-                    "offered",
-                    "reserved",
-                    "frameworks",
-                )
-            }
-        )
+        out.append({key: entry[key] for key in _ROLE_KEYS})
     return json_response({"roles": out}, jsonp=_jsonp(request))
+
+
+_ROLE_KEYS = (
+    "name",
+    "weight",
+    "quota",
+    "resources",
+    "allocated",
+    "offered",
+    "reserved",
+    "frameworks",
+)
+
+
+def _role_usage(master: Master) -> dict[str, Json]:
+    entries: dict[str, Json] = {}
+
+    def entry(role: str) -> Json:
+        return entries.setdefault(role, _role(role))
+
+    for framework in master.frameworks.values():
+        for role in framework.roles:
+            entry(role)["frameworks"].append(framework.id)
+        for role, used in views.by_role(list(framework.tasks.values())).items():
+            _add(entry(role)["allocated"], used.quantities())
+        for offer in framework.offers.values():
+            _add(entry(offer.role)["offered"], offer.resources.quantities())
+    for agent in master.agents.values():
+        if agent.state != REMOVED:
+            reserved = agent.total.reserved()
+            for role in reserved.roles():
+                _add(entry(role)["reserved"], reserved.only_roles([role]).quantities())
+    return entries
 
 
 def _role(role: str) -> Json:
