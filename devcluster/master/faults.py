@@ -144,7 +144,9 @@ _ROUTES: dict[str, tuple[str, Handler]] = {
 }
 
 
-def _only(method: str, handler: Handler, master: Master, request: Request) -> object:
+def _only(
+    method: str, handler: Handler, master: Master, request: Request
+) -> Response | Awaitable[Response]:
     if request.method != method:
         return text(405, f"Expecting {method}")
     return handler(master, request)

@@ -48,7 +48,7 @@ REASONS = {
 class Headers(dict[str, str]):
     """Request headers; names are matched case-insensitively."""
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         return super().get(name.lower(), default)
 
     def __getitem__(self, name: str) -> str:
@@ -91,7 +91,7 @@ class Request:
 
     @property
     def keep_alive(self) -> bool:
-        connection = self.headers.get("Connection", "").lower()
+        connection = str(self.headers.get("Connection", "")).lower()
         if self.version == "HTTP/1.0":
             return connection == "keep-alive"
         return connection != "close"

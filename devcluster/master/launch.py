@@ -7,6 +7,7 @@ the master, with the real master's texts (05-launch-errors).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from devcluster.interfaces import Json, LaunchedTask
@@ -250,7 +251,7 @@ def validate_task(
 ) -> str | None:
     """task::internal::validateTask and validateExecutor, in the master's order."""
     task_id = task["task_id"]["value"]
-    checks = (
+    checks: tuple[Callable[[], str | None], ...] = (
         lambda: validate_id(task_id),
         lambda: _unique(framework, task_id),
         lambda: _same_agent(task, agent),

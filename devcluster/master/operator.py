@@ -53,7 +53,9 @@ def operator_api(master: Master, request: Request) -> Response:
 
 
 def get_tasks(master: Master, call: Json | None = None) -> Json:
-    tasks, unreachable, completed = [], [], []
+    tasks: list[Json] = []
+    unreachable: list[Json] = []
+    completed: list[Json] = []
     everything = [*master.frameworks.values(), *master.completed_frameworks]
     for framework in everything:
         tasks.extend(views.v1_task(t) for t in framework.tasks.values())
@@ -125,9 +127,9 @@ def get_roles(master: Master, call: Json | None = None) -> Json:
             del entry["frameworks"]
         scalars = Resources()
         scalars.scalars = {(n, "*"): v for n, v in used.quantities().items()}
-        resources = scalars.to_json(role_field=False)
-        if resources:
-            entry["resources"] = resources
+        listed = scalars.to_json(role_field=False)
+        if listed:
+            entry["resources"] = listed
         out.append(entry)
     return {"roles": out}
 

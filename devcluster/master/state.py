@@ -130,7 +130,7 @@ class FrameworkRecord:
         default_factory=lambda: deque(maxlen=MAX_COMPLETED_TASKS)
     )
     offers: dict[str, Offer] = field(default_factory=dict)
-    filters: dict[tuple[str, str], Filter] = field(default_factory=dict)
+    filters: dict[tuple[str, str], list[Filter]] = field(default_factory=dict)
     failover_timer: asyncio.TimerHandle | None = None
     heartbeat_timer: asyncio.TimerHandle | None = None
     calls: Counter[str] = field(default_factory=Counter)

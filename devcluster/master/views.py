@@ -6,6 +6,7 @@ float seconds, legacy resources are summary maps and labels plain arrays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from devcluster.interfaces import Json
@@ -258,7 +259,7 @@ def legacy_framework_summary(framework: FrameworkRecord, completed: bool = False
     }
 
 
-def _capability_order(info: Json) -> object:
+def _capability_order(info: Json) -> Callable[[str], int]:
     order = [c.get("type") for c in info.get("capabilities", [])]
     return lambda c: order.index(c) if c in order else len(order)
 
