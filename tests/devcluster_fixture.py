@@ -148,6 +148,14 @@ class DevCluster:
     def drop_framework(self, framework_id: str) -> dict[str, Any]:
         return self.fault(f"frameworks/{framework_id}/drop")
 
+    def inject_record(self, framework_id: str, payload: bytes) -> dict[str, Any]:
+        """Put `payload` into the framework's event stream as one RecordIO record."""
+        url = f"{self.url}/devcluster/frameworks/{framework_id}/inject"
+        response = httpx.post(url, content=payload, timeout=30)
+        if response.status_code != 200:
+            raise DevClusterError(f"inject: {response.status_code} {response.text}")
+        return dict(response.json())
+
     def stop_heartbeats(self, framework_id: str | None = None) -> dict[str, Any]:
         return self.fault(
             "heartbeats/stop", **({"framework_id": framework_id} if framework_id else {})

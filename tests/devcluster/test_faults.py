@@ -177,11 +177,9 @@ def test_heartbeats_can_be_stopped_and_resumed(devcluster, subscribe):
 
 def test_an_injected_record_reaches_the_stream_as_is(devcluster, subscribe):
     scheduler = subscribe(devcluster.url)
-    response = httpx.post(
-        f"{devcluster.url}/devcluster/frameworks/{scheduler.framework_id}/inject",
-        content=b'{"type":"SOMETHING_NEW"}',
+    assert (
+        devcluster.inject_record(scheduler.framework_id, b'{"type":"SOMETHING_NEW"}')["bytes"] == 24
     )
-    assert response.status_code == 200
     assert scheduler.stream.wait_for("SOMETHING_NEW") == {"type": "SOMETHING_NEW"}
 
 
