@@ -90,7 +90,10 @@ def _fail_over(master: Master, framework: FrameworkRecord, info: Json) -> None:
 
 def _update_info(master: Master, framework: FrameworkRecord, info: Json) -> None:
     stored = {**info, "id": mj.wrap(framework.id)}
-    for key in _STICKY_FIELDS:
+    # A framework known only from its agents' tasks (after a master restart) has no
+    # FrameworkInfo of its own yet: the subscription's is the first real one.
+    sticky = () if framework.recovered else _STICKY_FIELDS
+    for key in sticky:
         if key in framework.info:
             stored[key] = framework.info[key]
         else:

@@ -137,6 +137,12 @@ def test_a_master_restart_keeps_tasks_running_for_frameworks_that_come_back(devc
         "UPDATE", where=lambda e: e["update"]["status"]["source"] == "SOURCE_MASTER"
     )
     assert answer["update"]["status"]["state"] == "TASK_RUNNING"
+    framework = httpx.get(f"{devcluster.url}/master/frameworks").json()["frameworks"][0]
+    assert (framework["name"], framework["user"], framework["recovered"]) == (
+        "through-restart",
+        "root",
+        False,
+    )
     fresh = subscribe(devcluster.url)
     assert fresh.framework_id.startswith(new_master)
 
