@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cluster.recordio import RecordIODecoder, RecordIOError, encode, encode_all
 
-TRANSCRIPTS = Path(__file__).parent / "transcripts"
+TRANSCRIPTS = Path(__file__).parent.parent / "mesos-transcripts"
 records_strategy = st.lists(st.binary(max_size=300), max_size=12)
 
 

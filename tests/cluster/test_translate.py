@@ -45,7 +45,7 @@ from cluster.types import (
     VolumeSpec,
 )
 
-TRANSCRIPTS = Path(__file__).parent / "transcripts"
+TRANSCRIPTS = Path(__file__).parent.parent / "mesos-transcripts"
 FID = "d79212f0-6a89-4873-b66e-53b3568dbec3-0012"
 AGENT = "77051690-f407-4ed2-8bef-7a8863608ebc-S0"
 

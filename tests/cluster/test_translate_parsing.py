@@ -35,7 +35,7 @@ from cluster.types import (
     cpu_usage,
 )
 
-TRANSCRIPTS = Path(__file__).parent / "transcripts"
+TRANSCRIPTS = Path(__file__).parent.parent / "mesos-transcripts"
 
 
 @functools.cache
