@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import ipaddress
 import json
 import logging
@@ -283,6 +284,10 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await runtime.start()
+    # Agents and their config live for the whole run: moving them out of the collector's
+    # reach and collecting less often roughly halves the cost of each status update.
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
     try:
         if args.ready_file:
             write_ready_file(Path(args.ready_file), runtime)
