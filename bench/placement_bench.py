@@ -18,12 +18,19 @@ import random
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cluster.constraints import parse_constraints
-from cluster.placement import PendingTask, PlacementOffer, RunningOn, place_tasks
+from cluster.placement import (
+    PendingTask,
+    PlacementOffer,
+    PlacementSpec,
+    RunningOn,
+    place_tasks,
+)
 
 ROLES = ("prod", "staging", "dev")
 ROLE_WEIGHTS = (5, 3, 2)
@@ -78,19 +85,19 @@ def make_tasks(
         group = f"/app-{app:04d}"
         constraints = parse_constraints(rng.choice(CONSTRAINTS)) if rng.random() < 0.2 else ()
         instances = min(count - len(tasks), rng.choice((1, 3, 10, 25, 50, 100)))
-        shape = {
-            "role": rng.choices(ROLES, ROLE_WEIGHTS)[0],
-            "cpus": rng.choice(CPUS),
-            "mem": float(rng.choice(MEMS)),
-            "disk": float(rng.choice((0, 100, 1000))),
-            "gpus": 1 if rng.random() < 0.01 else 0,
-            "host_ports": (0,) * rng.choice((0, 1, 1, 2)),
-            "constraints": constraints,
-            "priority": rng.choice((0, 0, 0, 10)),
-        }
+        spec = PlacementSpec(
+            group=group,
+            role=rng.choices(ROLES, ROLE_WEIGHTS)[0],
+            cpus=rng.choice(CPUS),
+            mem=float(rng.choice(MEMS)),
+            disk=float(rng.choice((0, 100, 1000))),
+            gpus=1 if rng.random() < 0.01 else 0,
+            host_ports=(0,) * rng.choice((0, 1, 1, 2)),
+            constraints=constraints,
+        )
+        priority = rng.choice((0, 0, 0, 10))
         for instance in range(instances):
-            order = len(tasks)
-            tasks.append(PendingTask(f"{group}.{instance}", group, order=order, **shape))
+            tasks.append(PendingTask(f"{group}.{instance}", spec, priority, order=len(tasks)))
         if rng.random() < 0.3:
             running[group] = [
                 RunningOn(
@@ -102,15 +109,8 @@ def make_tasks(
             ]
     if interleave:
         rng.shuffle(tasks)
-        tasks = [
-            PendingTask(**{**_fields(task), "order": position})
-            for position, task in enumerate(tasks)
-        ]
+        tasks = [replace(task, order=position) for position, task in enumerate(tasks)]
     return tasks, running
-
-
-def _fields(task: PendingTask) -> dict[str, object]:
-    return {name: getattr(task, name) for name in PendingTask.__dataclass_fields__}
 
 
 def run(batches: int, offer_count: int, task_count: int, interleave: bool) -> None:

@@ -12,12 +12,15 @@ Attribute values are compared as strings, rendered the way Marathon renders them
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from enum import StrEnum
 from typing import Any
+
+PlacedCheck = Callable[["Constraint", str, "Tally"], bool]
 
 
 class Operator(StrEnum):
@@ -60,28 +63,50 @@ class Tally(dict[str | None, int]):
     """Tasks of one group per value of one field, for the placement-dependent operators.
 
     The None key counts tasks on agents without the attribute, which Marathon's GROUP_BY
-    treats as one more group. Change it through `add`, which keeps the cached answers of
-    `smallest` and `anchor` honest; they are asked once per offer looked at.
+    treats as one more group. Change it only through `add`, which keeps `smallest` and
+    `anchor` current in O(1) (they are asked once per offer looked at) and bumps `version`
+    whenever GROUP_BY or CLUSTER could start accepting a value they rejected before: a new
+    value, a larger smallest group, another anchor. Between bumps those operators only get
+    stricter, which lets a search resume where it stopped.
     """
 
-    __slots__ = ("_anchor", "_smallest")
+    __slots__ = ("_anchor", "_anchor_count", "_sizes", "_smallest", "version")
 
     def __init__(self, counts: Mapping[str | None, int] | None = None) -> None:
         super().__init__()
-        self._smallest: int | None = None
-        self._anchor: tuple[str | None] | None = None
+        self.version = 0
+        self._smallest = 0
+        # How many values have each count, to know when the smallest group grows.
+        self._sizes: dict[int, int] = {}
+        self._anchor: str | None = None
+        self._anchor_count = 0
         for value, count in (counts or {}).items():
             self.add(value, count)
 
     def add(self, value: str | None, count: int = 1) -> None:
-        if count > 0:
-            self[value] = self.get(value, 0) + count
-            self._smallest = None
-            self._anchor = None
+        if count <= 0:
+            return
+        old = self.get(value, 0)
+        new = self[value] = old + count
+        sizes = self._sizes
+        sizes[new] = sizes.get(new, 0) + 1
+        if old:
+            sizes[old] -= 1
+            if not sizes[old]:
+                del sizes[old]
+                if old == self._smallest:
+                    self._smallest = min(sizes)
+                    self.version += 1
+        else:
+            self.version += 1
+            self._smallest = min(sizes)
+        if value == self._anchor and self._anchor_count:
+            self._anchor_count = new
+        elif _anchor_rank(value, new) < _anchor_rank(self._anchor, self._anchor_count):
+            self._anchor, self._anchor_count = value, new
+            self.version += 1
 
     def smallest(self) -> int:
-        if self._smallest is None:
-            self._smallest = min(self.values(), default=0)
         return self._smallest
 
     def anchor(self) -> str | None:
@@ -91,12 +116,42 @@ class Tally(dict[str | None, int]):
         constraint was added later, or an agent's attributes changed) that choice is
         arbitrary, so this takes the value most tasks run on, ties to the smallest value.
         """
-        if self._anchor is None:
-            ranked = sorted(
-                self.items(), key=lambda item: (-item[1], item[0] is None, item[0] or "")
-            )
-            self._anchor = (ranked[0][0] if ranked else None,)
-        return self._anchor[0]
+        return self._anchor
+
+
+def _anchor_rank(value: str | None, count: int) -> tuple[int, bool, str]:
+    return -count, value is None, value or ""
+
+
+def _unique_ok(constraint: Constraint, value: str, counts: Tally) -> bool:
+    return not counts.get(value)
+
+
+def _max_per_ok(constraint: Constraint, value: str, counts: Tally) -> bool:
+    return counts.get(value, 0) < constraint._number
+
+
+def _group_by_ok(constraint: Constraint, value: str, counts: Tally) -> bool:
+    here = counts.get(value, 0)
+    if not here:
+        return True
+    return len(counts) >= constraint._number and here == counts.smallest()
+
+
+def _cluster_ok(constraint: Constraint, value: str, counts: Tally) -> bool:
+    return not counts or counts.anchor() == value
+
+
+def _always(constraint: Constraint, value: str, counts: Tally) -> bool:
+    return True
+
+
+_PLACED_CHECKS: dict[str, PlacedCheck] = {
+    "UNIQUE": _unique_ok,
+    "MAX_PER": _max_per_ok,
+    "GROUP_BY": _group_by_ok,
+    "CLUSTER": _cluster_ok,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,22 +159,47 @@ class Constraint:
     field: str
     operator: Operator
     value: str | None = None
-    _pattern: re.Pattern[str] | None = field(default=None, init=False, compare=False, repr=False)
-    _number: int = field(default=0, init=False, compare=False, repr=False)
-    _operand: str = field(default="", init=False, compare=False, repr=False)
+    _pattern: re.Pattern[str] | None = dataclasses.field(
+        default=None, init=False, compare=False, repr=False
+    )
+    _number: int = dataclasses.field(default=0, init=False, compare=False, repr=False)
+    _operand: str = dataclasses.field(default="", init=False, compare=False, repr=False)
+    _static: bool = dataclasses.field(default=False, init=False, compare=False, repr=False)
+    _monotone: bool = dataclasses.field(default=True, init=False, compare=False, repr=False)
+    _placed: PlacedCheck = dataclasses.field(default=_always, init=False, compare=False, repr=False)
+    _hash: int = dataclasses.field(default=0, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         problem = _field_problem(self.field) or _value_problem(self.operator, self.value)
         if problem:
             raise ConstraintError([problem])
-        if self.operator in (Operator.LIKE, Operator.UNLIKE):
-            object.__setattr__(self, "_pattern", re.compile(str(self.value)))
-        elif self.operator in (Operator.MAX_PER, Operator.GROUP_BY) and self.value:
-            object.__setattr__(self, "_number", int(self.value))
-        elif self.operator is Operator.IS:
-            object.__setattr__(self, "_operand", _is_operand(str(self.value)))
-        elif self.operator is Operator.CLUSTER and self.value:
-            object.__setattr__(self, "_operand", self.value)
+        op, value = self.operator, self.value
+        # Decided once here: attribute lookups on an Enum class are slow, and the engine asks
+        # these questions for every offer it looks at.
+        if op in (Operator.LIKE, Operator.UNLIKE):
+            object.__setattr__(self, "_pattern", re.compile(str(value)))
+        elif op in (Operator.MAX_PER, Operator.GROUP_BY) and value:
+            object.__setattr__(self, "_number", int(value))
+        elif op is Operator.IS:
+            object.__setattr__(self, "_operand", _is_operand(str(value)))
+        elif op is Operator.CLUSTER and value:
+            object.__setattr__(self, "_operand", value)
+        static = op in (Operator.LIKE, Operator.UNLIKE, Operator.IS) or bool(self._operand)
+        object.__setattr__(self, "_static", static)
+        # GROUP_BY is not monotone: filling the smallest group re-opens the others. Nor is
+        # CLUSTER without a value: it follows the value most of the group runs on, which
+        # placements of the group's unconstrained tasks can move.
+        monotone = op is not Operator.GROUP_BY and not (op is Operator.CLUSTER and not value)
+        object.__setattr__(self, "_monotone", monotone)
+        # Tasks are folded by their constraints on every decision; the generated hash would
+        # hash the Enum member through Python each time.
+        object.__setattr__(self, "_hash", hash((self.field, op.value, value)))
+        object.__setattr__(
+            self, "_placed", _PLACED_CHECKS.get(op.value, _always) if not static else _always
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __str__(self) -> str:
         return ":".join(self.as_list())
@@ -132,65 +212,39 @@ class Constraint:
     @property
     def is_static(self) -> bool:
         """True when acceptance depends on the offer alone, not on where the group runs."""
-        op = self.operator
-        return op in (Operator.LIKE, Operator.UNLIKE, Operator.IS) or (
-            op is Operator.CLUSTER and bool(self.value)
-        )
+        return self._static
 
     @property
     def is_monotone(self) -> bool:
-        """True when placing more of the group can only turn accepting offers into rejecting.
+        """True when placing more of the group can only turn accepting offers into rejecting."""
+        return self._monotone
 
-        GROUP_BY is not: filling the smallest group re-opens the others. CLUSTER without a
-        value follows the value most of the group runs on, which placements of the group's
-        unconstrained tasks can move.
-        """
-        return self.operator is not Operator.GROUP_BY and not (
-            self.operator is Operator.CLUSTER and not self.value
-        )
+    @property
+    def limit(self) -> int:
+        """MAX_PER's maximum per value, or GROUP_BY's expected number of groups (0: unset)."""
+        return self._number
 
     def accepts(self, value: str | None, counts: Tally) -> bool:
         """Would an offer whose field has `value` accept one more task of the group?"""
-        if value is None:
-            # Marathon: an offer without the attribute only satisfies UNLIKE.
-            return self.operator is Operator.UNLIKE
-        if self.is_static:
+        if value is None or self._static:
             return self.accepts_static(value)
-        return self.accepts_placed(value, counts)
+        return self._placed(self, value, counts)
 
     def accepts_static(self, value: str | None) -> bool:
         """The part of `accepts` that needs no placement counts (all of it for static ones)."""
-        op = self.operator
+        pattern = self._pattern
         if value is None:
-            return op is Operator.UNLIKE
-        if op is Operator.LIKE:
-            return self._pattern is not None and self._pattern.fullmatch(value) is not None
-        if op is Operator.UNLIKE:
-            return self._pattern is not None and self._pattern.fullmatch(value) is None
+            # Marathon: an offer without the attribute only satisfies UNLIKE.
+            return pattern is not None and self.operator.value == "UNLIKE"
+        if pattern is not None:
+            return (pattern.fullmatch(value) is None) == (self.operator.value == "UNLIKE")
         if self._operand:
             return value == self._operand
         return True
 
     def accepts_placed(self, value: str, counts: Tally) -> bool:
         """The placement-dependent part of `accepts`, for an offer that has the field."""
-        op = self.operator
-        if op is Operator.UNIQUE:
-            return not counts.get(value)
-        if op is Operator.MAX_PER:
-            return counts.get(value, 0) < self._number
-        if op is Operator.GROUP_BY:
-            here = counts.get(value, 0)
-            if not here:
-                return True
-            return len(counts) >= self._number and here == counts.smallest()
-        if op is Operator.CLUSTER and not self.value:
-            return not counts or counts.anchor() == value
-        return True
-
-    @property
-    def limit(self) -> int:
-        """MAX_PER's maximum per value, or GROUP_BY's expected number of groups (0: unset)."""
-        return self._number
+        return self._placed(self, value, counts)
 
 
 def canonical_field(name: str) -> str:
@@ -295,19 +349,14 @@ def format_scalar(number: float) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _anchor_rank(item: tuple[str | None, int]) -> tuple[int, bool, str]:
-    value, count = item
-    return -count, value is None, value or ""
-
-
 def _spec_parts(spec: object) -> tuple[str, str, str | None] | str:
     """(field, operator, value) of a raw spec, or a message saying why it has none."""
     if isinstance(spec, str):
-        pieces = spec.strip().split(":", 2)
-        if len(pieces) < 2:
+        text = spec.strip().split(":", 2)
+        if len(text) < 2:
             return "expected 'field:OPERATOR' or 'field:OPERATOR:value'"
-        value = pieces[2].strip() if len(pieces) == 3 else None
-        return pieces[0], pieces[1], value
+        return text[0], text[1], text[2].strip() if len(text) == 3 else None
+    pieces: list[object]
     if isinstance(spec, Mapping):
         name, op_text, value = (
             spec.get("fieldName", spec.get("field")),
@@ -321,9 +370,10 @@ def _spec_parts(spec: object) -> tuple[str, str, str | None] | str:
             return "each constraint must have either 2 or 3 fields"
     else:
         return f"expected a list or a 'field:OPERATOR[:value]' string, got {type(spec).__name__}"
-    if not all(isinstance(piece, str) for piece in pieces):
+    strings = [piece for piece in pieces if isinstance(piece, str)]
+    if len(strings) != len(pieces):
         return "field, operator and value must be strings"
-    return pieces[0], pieces[1], pieces[2] if len(pieces) == 3 else None
+    return strings[0], strings[1], strings[2] if len(strings) == 3 else None
 
 
 def _field_problem(name: str) -> str | None:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from heapq import heappop, heappush
-from itertools import islice
 
-from cluster.placement.index import Group, Key, Offers, Shape, fold_shapes, order_tasks, role_floors
+from cluster.placement.index import (
+    Group,
+    Key,
+    Need,
+    Offers,
+    Shape,
+    fold_shapes,
+    order_tasks,
+    role_floors,
+)
 from cluster.placement.model import (
     COMMAND_EXECUTOR,
     ExecutorOverhead,
@@ -18,7 +28,7 @@ from cluster.placement.model import (
     PlacementOffer,
     RunningOn,
 )
-from cluster.placement.ports import ranges_take
+from cluster.placement.ports import ranges_take, ranges_take_dynamic
 from cluster.placement.whynot import explain
 
 
@@ -28,11 +38,14 @@ def place_tasks(
     running: Mapping[str, Iterable[RunningOn]] | None = None,
     *,
     overhead: ExecutorOverhead = COMMAND_EXECUTOR,
+    max_launches: int | None = None,
 ) -> Placement:
     """Decide one batch: launches per offer, offers to decline, why the rest stay pending.
 
     `running` maps a group to where its tasks already run, which the constraints count.
-    The result depends only on the values passed, not on the order of `offers` or `tasks`.
+    `max_launches` caps the launches of one batch, and so the time the decision takes:
+    the tasks it leaves undecided get a WhyNot marked `limited`. The result depends only
+    on the values passed, not on the order of `offers` or `tasks`.
 
     1. Index the offers by id; per role, order them by how much room they have left.
     2. Order the tasks, and fold tasks with the same role, group, needs and constraints into
@@ -42,108 +55,197 @@ def place_tasks(
        so far, this batch included.
     4. Count, for each shape left with tasks, how many offers failed each check.
     """
+    if max_launches is not None and max_launches < 1:
+        raise ValueError(f"max_launches must be at least 1, got {max_launches}")
+    with _collector_paused():
+        return _decide(offers, tasks, running or {}, overhead, max_launches or _UNBOUNDED)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Keep Python's cycle collector out of the decision.
+
+    A batch allocates tens of thousands of small objects, which triggers collections; in
+    the framework process an older-generation pass walks every object the process holds
+    (Django, caches, the task queue), tens of milliseconds spent finding nothing, since
+    the decision's own cycles are a few per group. It runs after, once, instead.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _decide(
+    offers: Sequence[PlacementOffer],
+    tasks: Iterable[PendingTask],
+    running: Mapping[str, Iterable[RunningOn]],
+    overhead: ExecutorOverhead,
+    budget: int,
+) -> Placement:
     index = Offers(offers)
     ordered = order_tasks(tasks)
-    shape_at, shapes = fold_shapes(ordered, overhead, running or {})
+    shape_at, shapes = fold_shapes(ordered, overhead, running)
     floors = role_floors(shapes)
     index.rank(floors)
     for shape in shapes:
         shape.prepare(index)
-    decider = _Decider(index, floors)
-    decider.run(ordered, shape_at)
+    decider = _Decider(index, floors, budget)
+    undecided = decider.run(ordered, shape_at, shapes)
     plans = tuple(
         OfferPlan(index.ids[i], index.items[i].agent_id, tuple(launches))
         for i, launches in enumerate(decider.plans)
         if launches
     )
     unused = tuple(index.ids[i] for i, launches in enumerate(decider.plans) if not launches)
-    return Placement(plans, unused, explain(index, shapes, ordered))
+    return Placement(plans, unused, explain(index, shapes, ordered, undecided))
 
 
 class _Decider:
     """Step 3 of place_tasks, with the state that makes it cheap.
 
-    - A shape that found no offer is exhausted: its later tasks wait without a search. Offers
-      only shrink, and UNIQUE, MAX_PER and the static operators only get stricter as a group
-      grows, so the answer cannot change, except for groups with GROUP_BY or CLUSTER: each
-      placement in such a group retries its exhausted shapes, oldest task first.
-    - The offer a shape last took stays checked out of the ranking while the next task of
-      the same shape tries it first: it still has the least room of the fitting offers.
+    - Consecutive tasks of one shape are placed as a run: each offer found takes as many
+      of them as fit, and the search for the next offer resumes where the last one stopped,
+      because the offers ranked below it did not fit then and cannot now: offers only
+      shrink, UNIQUE, MAX_PER and the static operators only get stricter as a group grows,
+      and GROUP_BY and CLUSTER too until their tally's version changes.
+    - A shape that found no offer is exhausted: its later tasks wait without a search, for
+      the same reason. Groups with GROUP_BY or CLUSTER are the exception: each placement in
+      such a group retries its exhausted shapes, oldest task first.
     - Needs that failed without constraints form a frontier per role: a shape needing at
       least as much of everything cannot fit either.
     """
 
-    def __init__(self, offers: Offers, floors: Mapping[str, tuple[int, int, int, int]]) -> None:
+    def __init__(self, offers: Offers, floors: Mapping[str, Need], budget: int) -> None:
         self.offers = offers
+        self.budget = budget
         self.floors = floors
         self.plans: list[list[Launch] | None] = [None] * len(offers)
         self.retry: list[int] = []
-        self.frontier: dict[str, list[tuple[int, ...]]] = {}
+        self.frontier: dict[str, list[Need]] = {}
         self.seq = 0
-        self.out = -1
-        self.out_key: Key = (0.0, -1)
-        self.out_shape: Shape | None = None
 
-    def run(self, ordered: Sequence[PendingTask], shape_at: Sequence[Shape]) -> None:
+    def run(
+        self, ordered: Sequence[PendingTask], shape_at: Sequence[Shape], shapes: list[Shape]
+    ) -> list[int]:
+        """Decide the tasks in order; the positions left undecided by the launch budget."""
         retry = self.retry
         position, total = 0, len(ordered)
         while True:
+            if self.seq >= self.budget:
+                return self.undecided(range(position, total), shapes)
             if retry and (position >= total or retry[0] < position):
                 p, head = heappop(retry), True
             elif position < total:
                 p, head = position, False
-                position += 1
             else:
-                break
+                return []
             shape = shape_at[p]
             if not head and (shape.exhausted or shape.waiting):
                 shape.waiting.append(p)
+                position += 1
                 continue
-            i = self.find(shape)
-            if i < 0:
-                self.exhaust(shape, p, head)
-                continue
-            count = 1
-            if not head and shape.bulk:
-                # The retry heap is empty here (its entries sort before `position`), so
-                # the next tasks of the same shape would take this same offer one by one.
-                limit = min(self.room(shape, i), total - p)
-                while count < limit and shape_at[p + count] is shape:
-                    count += 1
-                position = p + count
-            self.place(ordered, p, count, shape, i)
-            if head and shape.waiting:
+            # Retried tasks go one at a time: the next in line may sort after other tasks.
+            placed = self.fill(ordered, shape_at, p, p + 1 if head else total)
+            if not head:
+                position = p + max(placed, 1)
+            if not placed:
+                self.exhaust(shape)
+                if head:
+                    shape.waiting.appendleft(p)
+                else:
+                    shape.waiting.append(p)
+            elif head and shape.waiting:
                 heappush(retry, shape.waiting.popleft())
-        self.release()
 
-    def find(self, shape: Shape) -> int:
-        resume: Key | None = None
-        if self.out >= 0:
-            if shape is self.out_shape and shape.monotone:
-                if self.fits(shape, self.out):
-                    return self.out
-                # Offers ranked below the one just used did not fit this shape then and
-                # cannot now: only that offer changed, and the constraints got stricter.
-                resume = self.out_key
-            self.release()
-        if shape.role not in self.offers.ranked or self.dominated(shape):
-            return -1
-        few = shape.candidates is not None
-        i = self.best_candidate(shape) if few else self.scan(shape, resume)
-        if i >= 0:
-            self.out_key = self.offers.checkout(shape.role, i)
-            self.out, self.out_shape = i, shape
-        return i
+    def undecided(self, rest: range, shapes: list[Shape]) -> list[int]:
+        """Tasks the budget cut off: not reached, or waiting for a retry still due."""
+        left = [*rest, *self.retry]
+        for shape in shapes:
+            if not shape.exhausted and shape.waiting:
+                left.extend(shape.waiting)
+                shape.waiting.clear()
+        return left
 
-    def scan(self, shape: Shape, resume: Key | None) -> int:
+    def fill(
+        self, ordered: Sequence[PendingTask], shape_at: Sequence[Shape], p: int, end: int
+    ) -> int:
+        """Place the run of same-shape tasks from position p (up to end); how many placed."""
+        shape = shape_at[p]
+        ranked = self.offers.ranked.get(shape.role)
+        if ranked is None or self.dominated(shape):
+            return 0
+        lower: Key = (shape.score, -1)
+        start = bisect_left(ranked, lower)
+        floor = self.floors[shape.role]
+        q = p
+        monotone = shape.monotone
+        versions: tuple[int, ...] = ()
+        while True:
+            if not monotone:
+                versions = shape.versions()
+            if shape.candidates is None:
+                j = self.scan(shape, ranked, start)
+            else:
+                j = self.best_candidate(shape, ranked)
+            if j < 0:
+                if q > p:
+                    self.exhaust(shape)
+                return q - p
+            i = ranked.pop(j)[1]
+            q = self.take(ordered, shape_at, q, end, shape, i)
+            at = self.offers.checkin(ranked, i, floor)
+            if q >= end or shape_at[q] is not shape or self.retry or self.seq >= self.budget:
+                return q - p
+            if not monotone and shape.versions() != versions:
+                start = bisect_left(ranked, lower)
+            else:
+                start = j + 1 if 0 <= at <= j else j
+
+    def take(
+        self,
+        ordered: Sequence[PendingTask],
+        shape_at: Sequence[Shape],
+        q: int,
+        end: int,
+        shape: Shape,
+        i: int,
+    ) -> int:
+        """Give offer i the tasks from position q on that it takes; the next position."""
+        if shape.bulk:
+            # Nothing a one-by-one decision would look at changes between these tasks: the
+            # offer stays the best fit until it is full or the run ends.
+            room = min(self.room(shape, i), end - q, self.budget - self.seq)
+            count = 1
+            while count < room and shape_at[q + count] is shape:
+                count += 1
+            self.place(ordered, q, count, shape, i)
+            return q + count
+        self.place(ordered, q, 1, shape, i)
+        q += 1
+        while (
+            q < end
+            and shape_at[q] is shape
+            and not self.retry
+            and self.seq < self.budget
+            and self.fits(shape, i)
+        ):
+            self.place(ordered, q, 1, shape, i)
+            q += 1
+        return q
+
+    def scan(self, shape: Shape, ranked: list[Key], start: int) -> int:
+        """Position in `ranked` of the first offer from `start` on that takes the shape."""
         o = self.offers
-        ranked = o.ranked[shape.role]
-        start = bisect_left(ranked, resume or (shape.score, -1))
         cpu, mem, disk, gpu, nports = o.cpu, o.mem, o.disk, o.gpu, o.nports
         c, m, d, g, n = shape.need
-        mask = shape.mask
-        extra = bool(shape.fixed or shape.checks)
-        for _, i in islice(ranked, start, None):
+        mask, extra = shape.mask, shape.extra
+        for j in range(start, len(ranked)):
+            i = ranked[j][1]
             if (
                 cpu[i] >= c
                 and mem[i] >= m
@@ -153,17 +255,17 @@ class _Decider:
                 and (mask is None or mask[i])
                 and (not extra or shape.extra_ok(o, i))
             ):
-                return i
+                return j
         return -1
 
-    def best_candidate(self, shape: Shape) -> int:
+    def best_candidate(self, shape: Shape, ranked: list[Key]) -> int:
         best: Key | None = None
         for i in shape.candidates or ():
             if self.fits(shape, i):
                 key = (self.offers.score(i), i)
                 if best is None or key < best:
                     best = key
-        return -1 if best is None else best[1]
+        return -1 if best is None else bisect_left(ranked, best)
 
     def fits(self, shape: Shape, i: int) -> bool:
         o = self.offers
@@ -174,41 +276,53 @@ class _Decider:
             and o.gpu[i] >= shape.gpu
             and o.nports[i] >= shape.nports
             and (shape.mask is None or bool(shape.mask[i]))
-            and shape.extra_ok(o, i)
+            and (not shape.extra or shape.extra_ok(o, i))
         )
 
     def room(self, shape: Shape, i: int) -> int:
         """How many tasks of the shape offer i can take, resources only."""
         o = self.offers
-        room = o.nports[i] // shape.nports if shape.nports else _UNBOUNDED
-        for have, need in (
-            (o.cpu[i], shape.cpu),
-            (o.mem[i], shape.mem),
-            (o.disk[i], shape.disk),
-            (o.gpu[i], shape.gpu),
-        ):
-            if need and have // need < room:
-                room = have // need
+        cpu, mem, disk, gpu, nports = shape.need
+        room = o.nports[i] // nports if nports else _UNBOUNDED
+        if cpu and o.cpu[i] // cpu < room:
+            room = o.cpu[i] // cpu
+        if mem and o.mem[i] // mem < room:
+            room = o.mem[i] // mem
+        if disk and o.disk[i] // disk < room:
+            room = o.disk[i] // disk
+        if gpu and o.gpu[i] // gpu < room:
+            room = o.gpu[i] // gpu
         return room
 
     def place(
-        self, ordered: Sequence[PendingTask], p: int, count: int, shape: Shape, i: int
+        self, ordered: Sequence[PendingTask], q: int, count: int, shape: Shape, i: int
     ) -> None:
-        """Launch the tasks at positions p .. p+count-1 on offer i."""
+        """Launch the tasks at positions q .. q+count-1 on offer i."""
         o = self.offers
-        o.cpu[i] -= shape.cpu * count
-        o.mem[i] -= shape.mem * count
-        o.disk[i] -= shape.disk * count
-        o.gpu[i] -= shape.gpu * count
-        o.nports[i] -= shape.nports * count
+        cpu, mem, disk, gpu, nports = shape.need
+        o.cpu[i] -= cpu * count
+        o.mem[i] -= mem * count
+        if disk:
+            o.disk[i] -= disk * count
+        if gpu:
+            o.gpu[i] -= gpu * count
         plan = self.plans[i]
         if plan is None:
             plan = self.plans[i] = []
-        offer_id, wanted, ranges, seq = o.ids[i], shape.wanted, o.ports[i], self.seq
-        for q in range(p, p + count):
-            seq += 1
-            ports = ranges_take(ranges, wanted) if wanted else ()
-            plan.append(Launch(ordered[q].task_id, offer_id, ports, seq))
+        offer_id, seq = o.ids[i], self.seq
+        if not nports:
+            for task in ordered[q : q + count]:
+                seq += 1
+                plan.append(_launch(Launch, (task.task_id, offer_id, (), seq)))
+        else:
+            o.nports[i] -= nports * count
+            if shape.fixed:
+                ports = [ranges_take(o.ports[i], shape.wanted) for _ in range(count)]
+            else:
+                ports = ranges_take_dynamic(o.ports[i], nports, count)
+            for task, task_ports in zip(ordered[q : q + count], ports, strict=True):
+                seq += 1
+                plan.append(_launch(Launch, (task.task_id, offer_id, task_ports, seq)))
         self.seq = seq
         if shape.group is not None:
             shape.group.placed(o, i, count)
@@ -222,30 +336,25 @@ class _Decider:
                 if shape.waiting:
                     heappush(self.retry, shape.waiting.popleft())
 
-    def exhaust(self, shape: Shape, p: int, head: bool) -> None:
+    def exhaust(self, shape: Shape) -> None:
         shape.exhausted = True
-        if head:
-            shape.waiting.appendleft(p)
-        else:
-            shape.waiting.append(p)
         if shape.plain and not self.dominated(shape):
             need = shape.need
             kept = [f for f in self.frontier.get(shape.role, []) if not _covers(need, f)]
             self.frontier[shape.role] = [*kept, need]
 
     def dominated(self, shape: Shape) -> bool:
-        need = shape.need
-        return any(_covers(failed, need) for failed in self.frontier.get(shape.role, ()))
-
-    def release(self) -> None:
-        if self.out >= 0 and self.out_shape is not None:
-            role = self.out_shape.role
-            self.offers.checkin(role, self.out, self.floors[role])
-            self.out = -1
+        frontier = self.frontier.get(shape.role)
+        if not frontier:
+            return False
+        return any(_covers(failed, shape.need) for failed in frontier)
 
 
+# Launch is a NamedTuple; building it through tuple.__new__ skips a Python-level __new__.
+_launch = tuple.__new__
 _UNBOUNDED = 1 << 62
 
 
-def _covers(smaller: tuple[int, ...], larger: tuple[int, ...]) -> bool:
-    return all(a <= b for a, b in zip(smaller, larger, strict=True))
+def _covers(a: Need, b: Need) -> bool:
+    """True when need a is no more than need b in every resource."""
+    return a[0] <= b[0] and a[1] <= b[1] and a[2] <= b[2] and a[3] <= b[3] and a[4] <= b[4]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 
-from cluster.constraints import Constraint, Tally, canonical_field, field_value
+from cluster.constraints import HOSTNAME, Constraint, Tally, canonical_field, field_value
 from cluster.placement.model import (
     ExecutorOverhead,
     PendingTask,
     PlacementOffer,
+    PlacementSpec,
     RunningOn,
     milli,
 )
@@ -25,8 +26,11 @@ _DISK_WEIGHT = 0.1
 # walking the role's whole size-ordered list and skipping the rest.
 _FEW_CANDIDATES = 48
 
-_SHAPE_KEY = attrgetter("role", "group", "cpus", "mem", "disk", "gpus", "host_ports", "constraints")
+_RANK = attrgetter("rank")
+_TASK_ID = attrgetter("task_id")
 Key = tuple[float, int]
+# Thousandths of cpus, mem, disk and gpus, and a number of ports.
+Need = tuple[int, int, int, int, int]
 
 
 class Offers:
@@ -43,10 +47,11 @@ class Offers:
         if len(set(ids)) != len(ids):
             raise ValueError("offer ids must be unique")
         self.ids = ids
-        self.cpu = [milli(o.cpus) for o in self.items]
-        self.mem = [milli(o.mem) for o in self.items]
-        self.disk = [milli(o.disk) for o in self.items]
-        self.gpu = [milli(o.gpus) for o in self.items]
+        # milli() inlined: non-negative amounts, so int() rounds down like floor.
+        self.cpu = [int(o.cpus * 1000 + 0.5) for o in self.items]
+        self.mem = [int(o.mem * 1000 + 0.5) for o in self.items]
+        self.disk = [int(o.disk * 1000 + 0.5) for o in self.items]
+        self.gpu = [int(o.gpus * 1000 + 0.5) for o in self.items]
         self.ports: list[PortRanges] = [ranges_normalize(o.ports) for o in self.items]
         self.nports = [ranges_size(r) for r in self.ports]
         self.by_role: dict[str, list[int]] = {}
@@ -70,7 +75,7 @@ class Offers:
             + self.gpu[i] * _GPU_WEIGHT
         )
 
-    def rank(self, floors: Mapping[str, tuple[int, int, int, int]]) -> None:
+    def rank(self, floors: Mapping[str, Need]) -> None:
         """Build `ranked`, leaving out offers too small for every shape of their role."""
         for role, members in self.by_role.items():
             floor = floors.get(role)
@@ -78,32 +83,51 @@ class Offers:
                 live = [(self.score(i), i) for i in members if not self.below(i, floor)]
                 self.ranked[role] = sorted(live)
 
-    def below(self, i: int, floor: tuple[int, int, int, int]) -> bool:
+    def below(self, i: int, floor: Need) -> bool:
+        """True when offer i lacks something that even the smallest shape needs."""
         return (
             self.cpu[i] < floor[0]
             or self.mem[i] < floor[1]
             or self.disk[i] < floor[2]
-            or self.nports[i] < floor[3]
+            or self.gpu[i] < floor[3]
+            or self.nports[i] < floor[4]
         )
 
-    def checkout(self, role: str, i: int) -> Key:
-        """Take offer i out of its role's order while its resources change; its old key."""
-        ranked = self.ranked[role]
-        key = (self.score(i), i)
-        del ranked[bisect_left(ranked, key)]
-        return key
+    def take(self, i: int, need: Need, count: int) -> None:
+        """Subtract `count` times a shape's needs from offer i."""
+        self.cpu[i] -= need[0] * count
+        self.mem[i] -= need[1] * count
+        self.disk[i] -= need[2] * count
+        self.gpu[i] -= need[3] * count
+        self.nports[i] -= need[4] * count
 
-    def checkin(self, role: str, i: int, floor: tuple[int, int, int, int]) -> None:
-        if not self.below(i, floor):
-            insort(self.ranked[role], (self.score(i), i))
+    def checkin(self, ranked: list[Key], i: int, floor: Need) -> int:
+        """Put offer i back into its role's order after a change; its position, or -1."""
+        cpu, mem, disk, gpu = self.cpu[i], self.mem[i], self.disk[i], self.gpu[i]
+        if (
+            cpu < floor[0]
+            or mem < floor[1]
+            or disk < floor[2]
+            or gpu < floor[3]
+            or self.nports[i] < floor[4]
+        ):
+            return -1
+        key = (cpu * self.wc + mem * self.wm + disk * self.wd + gpu * _GPU_WEIGHT, i)
+        at = bisect_left(ranked, key)
+        ranked.insert(at, key)
+        return at
 
     def values(self, name: str) -> list[str | None]:
         """The offers' values of a constraint field, in index order."""
         name = canonical_field(name)
         if name not in self._values:
-            self._values[name] = [
-                field_value(name, o.hostname, o.attributes, o.region, o.zone) for o in self.items
-            ]
+            if name == HOSTNAME:
+                values: list[str | None] = [o.hostname for o in self.items]
+            elif name.startswith("@"):
+                values = [field_value(name, o.hostname, {}, o.region, o.zone) for o in self.items]
+            else:
+                values = [o.attributes.get(name) for o in self.items]
+            self._values[name] = values
         return self._values[name]
 
     def static_mask(self, constraint: Constraint) -> bytes:
@@ -111,7 +135,7 @@ class Offers:
         if constraint not in self._static:
             values = self.values(constraint.field)
             verdict = {value: constraint.accepts_static(value) for value in set(values)}
-            self._static[constraint] = bytes(verdict[value] for value in values)
+            self._static[constraint] = bytes(map(verdict.__getitem__, values))
         return self._static[constraint]
 
     def ports_mask(self, fixed: tuple[int, ...]) -> bytes:
@@ -146,6 +170,7 @@ class Shape:
         "cpu",
         "disk",
         "exhausted",
+        "extra",
         "fixed",
         "gpu",
         "group",
@@ -162,25 +187,26 @@ class Shape:
         "wanted",
     )
 
-    def __init__(self, task: PendingTask, overhead: tuple[int, int, int]) -> None:
-        self.role = task.role
-        self.group_name = task.group
-        self.cpu = milli(task.cpus) + overhead[0]
-        self.mem = milli(task.mem) + overhead[1]
-        self.disk = milli(task.disk) + overhead[2]
-        self.gpu = milli(task.gpus)
-        self.wanted = task.host_ports
-        self.fixed = tuple(port for port in task.host_ports if port)
-        self.nports = len(task.host_ports)
-        self.need = (self.cpu, self.mem, self.disk, self.gpu, self.nports)
-        self.constraints = tuple(dict.fromkeys(task.constraints))
-        self.monotone = all(c.is_monotone for c in task.constraints)
-        self.plain = not task.constraints and not self.fixed
+    def __init__(self, spec: PlacementSpec, overhead: tuple[int, int, int]) -> None:
+        self.role = spec.role
+        self.group_name = spec.group
+        self.cpu = milli(spec.cpus) + overhead[0]
+        self.mem = milli(spec.mem) + overhead[1]
+        self.disk = milli(spec.disk) + overhead[2]
+        self.gpu = milli(spec.gpus)
+        self.wanted = spec.host_ports
+        self.fixed = tuple(port for port in spec.host_ports if port)
+        self.nports = len(spec.host_ports)
+        self.need: Need = (self.cpu, self.mem, self.disk, self.gpu, self.nports)
+        self.constraints = tuple(dict.fromkeys(spec.constraints))
+        self.monotone = all(c.is_monotone for c in spec.constraints)
+        self.plain = not spec.constraints and not self.fixed
         self.group: Group | None = None
         self.checks: tuple[tuple[Constraint, list[str | None], Tally], ...] = ()
         self.mask: bytes | None = None
         self.candidates: list[int] | None = None
         self.score = 0.0
+        self.extra = False
         # Runs of this shape may take an offer several tasks at a time: nothing about the
         # offer or the group changes between them that a one-by-one decision would see.
         self.bulk = not self.fixed
@@ -199,11 +225,12 @@ class Shape:
         if self.fixed:
             masks.append(offers.ports_mask(self.fixed))
         if masks:
-            self.mask = _mask_and(masks)
+            self.mask = mask = _mask_and(masks)
             members = offers.by_role.get(self.role, [])
-            allowed = [i for i in members if self.mask[i]]
-            if len(allowed) <= _FEW_CANDIDATES and len(allowed) * 4 <= len(members):
-                self.candidates = allowed
+            if mask.count(1) <= _FEW_CANDIDATES:
+                allowed = [i for i in members if mask[i]]
+                if len(allowed) * 4 <= len(members):
+                    self.candidates = allowed
         if self.group is not None:
             self.checks = tuple(
                 (c, offers.values(c.field), self.group.tallies[canonical_field(c.field)])
@@ -211,6 +238,13 @@ class Shape:
                 if not c.is_static
             )
             self.bulk = self.bulk and not self.checks and not self.group.resets
+        self.extra = bool(self.fixed or self.checks)
+
+    def versions(self) -> tuple[int, ...]:
+        """Versions of the tallies the shape's GROUP_BY and CLUSTER constraints read."""
+        if self.monotone:
+            return ()
+        return tuple(tally.version for c, _, tally in self.checks if not c.is_monotone)
 
     def extra_ok(self, offers: Offers, i: int) -> bool:
         """Fixed ports still free and placement-dependent constraints still met on offer i."""
@@ -228,13 +262,14 @@ class Shape:
 
 def order_tasks(tasks: Iterable[PendingTask]) -> list[PendingTask]:
     """Highest priority first, then lowest order, then task id: independent of input order."""
-    ordered = sorted(tasks, key=attrgetter("task_id"))
-    for index in range(1, len(ordered)):
-        if ordered[index - 1].task_id == ordered[index].task_id:
-            raise ValueError(f"task id {ordered[index].task_id!r} is pending twice")
-    # Stable sorts from the least significant key up; reverse=True keeps ties in order too.
-    ordered.sort(key=attrgetter("order"))
-    ordered.sort(key=attrgetter("priority"), reverse=True)
+    # A queue that arrives in order, the usual case, makes this sort one pass.
+    ordered = sorted(tasks, key=_RANK)
+    if len(set(map(_TASK_ID, ordered))) != len(ordered):
+        seen: set[str] = set()
+        for task in ordered:
+            if task.task_id in seen:
+                raise ValueError(f"task id {task.task_id!r} is pending twice")
+            seen.add(task.task_id)
     return ordered
 
 
@@ -245,27 +280,39 @@ def fold_shapes(
 ) -> tuple[list[Shape], list[Shape]]:
     """The shape of each task (by position) and the distinct shapes, in first-seen order."""
     extra = (milli(overhead.cpus), milli(overhead.mem), milli(overhead.disk))
-    by_key: dict[tuple[object, ...], Shape] = {}
+    by_spec: dict[PlacementSpec, Shape] = {}
+    # The same spec object is the common case: found by identity without hashing it.
+    by_id: dict[int, Shape] = {}
     shape_at: list[Shape] = []
+    last_spec, shape = None, None
     for task in ordered:
-        key = _SHAPE_KEY(task)
-        shape = by_key.get(key)
+        spec = task.spec
+        if spec is last_spec:
+            shape_at.append(shape)  # type: ignore[arg-type]
+            continue
+        last_spec, shape = spec, by_id.get(id(spec))
         if shape is None:
-            shape = by_key[key] = Shape(task, extra)
+            shape = by_spec.get(spec)
+            if shape is None:
+                shape = by_spec[spec] = Shape(spec, extra)
+            by_id[id(spec)] = shape
         shape_at.append(shape)
-    shapes = list(by_key.values())
+    shapes = list(by_spec.values())
     _attach_groups(shapes, running)
     return shape_at, shapes
 
 
-def role_floors(shapes: Iterable[Shape]) -> dict[str, tuple[int, int, int, int]]:
-    """Per role, the least cpu, mem, disk and ports any shape needs: less is useless."""
-    floors: dict[str, tuple[int, int, int, int]] = {}
+def role_floors(shapes: Iterable[Shape]) -> dict[str, Need]:
+    """Per role, the least of each resource any shape needs: an offer with less is useless."""
+    floors: dict[str, Need] = {}
     for shape in shapes:
-        need = (shape.cpu, shape.mem, shape.disk, shape.nports)
         old = floors.get(shape.role)
-        floors[shape.role] = need if old is None else tuple(map(min, old, need))  # type: ignore[assignment]
+        floors[shape.role] = shape.need if old is None else _least(old, shape.need)
     return floors
+
+
+def _least(a: Need, b: Need) -> Need:
+    return (min(a[0], b[0]), min(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]), min(a[4], b[4]))
 
 
 def _attach_groups(shapes: list[Shape], running: Mapping[str, Iterable[RunningOn]]) -> None:
@@ -282,7 +329,8 @@ def _attach_groups(shapes: list[Shape], running: Mapping[str, Iterable[RunningOn
         shape.group = group
         for constraint in shape.constraints:
             group.resets = group.resets or not constraint.is_monotone
-            group.tallies.setdefault(canonical_field(constraint.field), Tally())
+            if not constraint.is_static:
+                group.tallies.setdefault(canonical_field(constraint.field), Tally())
     for name, group in groups.items():
         for where in running.get(name, ()):
             for field_name, tally in group.tallies.items():

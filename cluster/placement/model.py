@@ -48,15 +48,16 @@ class PlacementOffer:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingTask:
-    """A task waiting for an offer.
+class PlacementSpec:
+    """What placement needs to know about the tasks of one app version.
 
-    `host_ports` lists the host ports the task needs in order: 0 asks for any free port of the
-    offer, any other number for exactly that port. Tasks go in the order of highest
-    `priority`, then lowest `order` (the queue position), then `task_id`.
+    All pending tasks of a version should share one instance: the decision folds tasks by
+    their spec, and an identical object is recognised without hashing it. `group` is the
+    service or job the tasks belong to (constraints count the tasks of one group); `role`
+    is the environment's Mesos role. `host_ports` lists the host ports a task needs, in
+    order: 0 asks for any free port of the offer, any other number for exactly that port.
     """
 
-    task_id: str
     group: str
     role: str
     cpus: float
@@ -65,18 +66,41 @@ class PendingTask:
     gpus: int = 0
     host_ports: tuple[int, ...] = ()
     constraints: tuple[Constraint, ...] = ()
-    priority: int = 0
-    order: int = 0
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("cpus", "mem", "disk", "gpus"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"task {self.task_id}: {name} must be >= 0")
+                raise ValueError(f"{self.group}: {name} must be >= 0")
         fixed = [port for port in self.host_ports if port]
         if len(set(fixed)) != len(fixed):
-            raise ValueError(f"task {self.task_id}: a host port is requested twice")
+            raise ValueError(f"{self.group}: a host port is requested twice")
         if not all(0 <= port <= MAX_PORT for port in self.host_ports):
-            raise ValueError(f"task {self.task_id}: host ports must be within 0-{MAX_PORT}")
+            raise ValueError(f"{self.group}: host ports must be within 0-{MAX_PORT}")
+        key = (self.group, self.role, self.cpus, self.mem, self.disk, self.gpus)
+        object.__setattr__(self, "_hash", hash((*key, self.host_ports, self.constraints)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTask:
+    """A task waiting for an offer.
+
+    Tasks go in the order of highest `priority`, then lowest `order` (the queue position),
+    then `task_id`.
+    """
+
+    task_id: str
+    spec: PlacementSpec
+    priority: int = 0
+    order: int = 0
+    # The queue position as one value, computed once rather than on every decision.
+    rank: tuple[int, int, str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rank", (-self.priority, self.order, self.task_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +150,8 @@ class WhyNot:
 
     Every offer of another role counts once under `role`; every offer of the task's role
     counts under each check it failed (a full agent counts under both cpus and mem), judged
-    on what was left of it after this batch's launches.
+    on what was left of it after this batch's launches. `limited` means the batch reached
+    its launch limit before the task's turn: nothing was checked, it goes in a later batch.
     """
 
     offers: int
@@ -137,6 +162,7 @@ class WhyNot:
     gpus: int = 0
     ports: int = 0
     constraints: tuple[tuple[str, int], ...] = ()
+    limited: bool = False
 
     def counts(self) -> dict[str, int]:
         """Non-zero counts by reason: role, cpus, mem, disk, gpus, ports, `constraint <spec>`."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 PortRanges = list[list[int]]
 
 
-def ranges_normalize(ranges: Iterable[tuple[int, int]]) -> PortRanges:
+def ranges_normalize(ranges: Sequence[tuple[int, int]]) -> PortRanges:
     """Sorted and merged, so allocation never hands out the same port twice."""
+    if len(ranges) == 1:
+        return [list(ranges[0])]
     merged: PortRanges = []
     for begin, end in sorted(ranges):
         if merged and begin <= merged[-1][1] + 1:
@@ -43,6 +45,24 @@ def ranges_take(ranges: PortRanges, wanted: tuple[int, ...]) -> tuple[int, ...]:
             _remove(ranges, port)
     dynamic = iter(_take_lowest(ranges, wanted.count(0)))
     return tuple(port or next(dynamic) for port in wanted)
+
+
+def ranges_take_dynamic(ranges: PortRanges, each: int, count: int) -> list[tuple[int, ...]]:
+    """Ports for `count` tasks that each want `each` ports, any ones: the lowest free."""
+    if not each:
+        return [()] * count
+    begin, end = ranges[0]
+    wanted = each * count
+    if end - begin >= wanted:
+        # The common case: the lowest range has room for all of them.
+        ranges[0][0] = begin + wanted
+        if each == 1:
+            return [(port,) for port in range(begin, begin + wanted)]
+        return [tuple(range(port, port + each)) for port in range(begin, begin + wanted, each)]
+    taken = _take_lowest(ranges, wanted)
+    if each == 1:
+        return [(port,) for port in taken]
+    return [tuple(taken[n : n + each]) for n in range(0, len(taken), each)]
 
 
 def _remove(ranges: PortRanges, port: int) -> None:

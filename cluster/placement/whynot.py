@@ -18,17 +18,21 @@ from cluster.placement.ports import ranges_contain
 
 
 def explain(
-    offers: Offers, shapes: Iterable[Shape], ordered: Sequence[PendingTask]
+    offers: Offers,
+    shapes: Iterable[Shape],
+    ordered: Sequence[PendingTask],
+    undecided: Iterable[int] = (),
 ) -> dict[str, WhyNot]:
-    """WhyNot for every task still waiting, keyed by task id, in task order."""
+    """WhyNot for every task still waiting, keyed by task id."""
     survey = _Survey(offers)
-    reasons: list[tuple[int, WhyNot]] = []
+    limited = WhyNot(offers=len(offers), limited=True)
+    reasons: dict[str, WhyNot] = {ordered[p].task_id: limited for p in undecided}
     for shape in shapes:
         if shape.waiting:
             why = survey.why(shape)
-            reasons.extend((p, why) for p in shape.waiting)
-    reasons.sort(key=lambda item: item[0])
-    return {ordered[p].task_id: why for p, why in reasons}
+            for p in shape.waiting:
+                reasons[ordered[p].task_id] = why
+    return reasons
 
 
 class _Survey:

@@ -17,6 +17,7 @@ from cluster.placement import (
     PendingTask,
     Placement,
     PlacementOffer,
+    PlacementSpec,
     RunningOn,
     WhyNot,
     milli,
@@ -64,8 +65,7 @@ def task(
     priority: int = 0,
     order: int = 0,
 ) -> PendingTask:
-    return PendingTask(
-        task_id=task_id,
+    spec = PlacementSpec(
         group=group,
         role=role,
         cpus=cpus,
@@ -74,9 +74,8 @@ def task(
         gpus=gpus,
         host_ports=host_ports,
         constraints=parse_constraints(list(constraints)),
-        priority=priority,
-        order=order,
     )
+    return PendingTask(task_id, spec, priority=priority, order=order)
 
 
 def tasks(count: int, prefix: str = "t", **fields: object) -> list[PendingTask]:
@@ -97,8 +96,9 @@ def place(
     pending: Sequence[PendingTask],
     running: Mapping[str, Sequence[RunningOn]] | None = None,
     overhead: ExecutorOverhead = NO_OVERHEAD,
+    max_launches: int | None = None,
 ) -> Placement:
-    return place_tasks(offers, pending, running, overhead=overhead)
+    return place_tasks(offers, pending, running, overhead=overhead, max_launches=max_launches)
 
 
 # Roles
@@ -462,6 +462,32 @@ def test_launches_carry_the_order_they_were_decided_in() -> None:
     assert [launch.task_id for launch in placement.launches] == ["t0", "t1", "t2", "t3", "t4"]
 
 
+# Launch limit
+
+
+def test_a_launch_limit_caps_a_batch_and_marks_the_rest_limited() -> None:
+    placement = place([offer(cpus=8.0)], tasks(5, cpus=1.0), max_launches=3)
+    assert sorted(where(placement)) == ["t0", "t1", "t2"]
+    assert placement.not_placed == {
+        "t3": WhyNot(offers=1, limited=True),
+        "t4": WhyNot(offers=1, limited=True),
+    }
+
+
+def test_tasks_found_unplaceable_before_the_limit_keep_their_reasons() -> None:
+    pending = [task("huge", cpus=64.0, order=0), *tasks(3, cpus=1.0, prefix="small")]
+    for n, small in enumerate(pending[1:], start=1):
+        pending[n] = PendingTask(small.task_id, small.spec, order=n)
+    placement = place([offer(cpus=8.0)], pending, max_launches=1)
+    assert placement.not_placed["huge"] == WhyNot(offers=1, cpus=1)
+    assert placement.not_placed["small1"].limited
+
+
+def test_a_launch_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_launches must be at least 1, got 0"):
+        place([offer()], [task()], max_launches=0)
+
+
 # Bad input
 
 
@@ -546,23 +572,23 @@ def tasks_st(draw: st.DrawFn) -> list[PendingTask]:
     result: list[PendingTask] = []
     for template in range(draw(st.integers(0, 6))):
         fixed = draw(st.sampled_from([(), (0,), (0, 0), (31000,), (0, 31002), (31004, 31001)]))
-        shape = {
-            "group": draw(st.sampled_from(["g1", "g2", "g3"])),
-            "role": draw(st.sampled_from(["a", "b"])),
-            "cpus": draw(st.sampled_from([0.0, 0.1, 0.25, 1.0, 2.0])),
-            "mem": draw(st.sampled_from([0.0, 32.0, 100.0, 600.0])),
-            "disk": draw(st.sampled_from([0.0, 10.0, 400.0])),
-            "gpus": draw(st.sampled_from([0, 0, 0, 1])),
-            "host_ports": fixed,
-            "constraints": parse_constraints(draw(st.lists(st.sampled_from(SPECS), max_size=2))),
-        }
+        spec = PlacementSpec(
+            group=draw(st.sampled_from(["g1", "g2", "g3"])),
+            role=draw(st.sampled_from(["a", "b"])),
+            cpus=draw(st.sampled_from([0.0, 0.1, 0.25, 1.0, 2.0])),
+            mem=draw(st.sampled_from([0.0, 32.0, 100.0, 600.0])),
+            disk=draw(st.sampled_from([0.0, 10.0, 400.0])),
+            gpus=draw(st.sampled_from([0, 0, 0, 1])),
+            host_ports=fixed,
+            constraints=parse_constraints(draw(st.lists(st.sampled_from(SPECS), max_size=2))),
+        )
         for instance in range(draw(st.integers(1, 6))):
             result.append(
                 PendingTask(
                     task_id=f"t{template}.{instance}",
+                    spec=spec,
                     priority=draw(st.sampled_from([0, 0, 1])),
                     order=draw(st.integers(0, 5)),
-                    **shape,  # type: ignore[arg-type]
                 )
             )
     return result
@@ -622,7 +648,7 @@ class _World:
 
     def __init__(self, offers, pending, running, overhead, placement):  # type: ignore[no-untyped-def]
         self.offers = {o.offer_id: o for o in offers}
-        self.tasks = {t.task_id: t for t in pending}
+        self.tasks = {t.task_id: t.spec for t in pending}
         self.overhead = overhead
         self.left = {
             o.offer_id: [milli(o.cpus), milli(o.mem), milli(o.disk), milli(o.gpus)] for o in offers
@@ -632,7 +658,7 @@ class _World:
         self.running = running
         self.placement = placement
 
-    def need(self, t: PendingTask) -> list[int]:
+    def need(self, t: PlacementSpec) -> list[int]:
         o = self.overhead
         return [
             milli(t.cpus) + milli(o.cpus),
@@ -672,7 +698,8 @@ class _World:
                 assert got in self.free[o.offer_id], (launch, got)
                 self.free[o.offer_id].remove(got)
 
-    def reasons(self, t: PendingTask) -> WhyNot:
+    def reasons(self, task_id: str) -> WhyNot:
+        t = self.tasks[task_id]
         counts: Counter[str] = Counter()
         for offer_id, o in self.offers.items():
             if o.role != t.role:
@@ -695,7 +722,7 @@ class _World:
                     self.placed_values(t.group, c.field),
                 ):
                     failed.append(str(c))
-            assert failed, f"{t.task_id} stayed pending though {offer_id} takes it"
+            assert failed, f"{task_id} stayed pending though {offer_id} takes it"
             counts.update(failed)
         specs = dict.fromkeys(str(c) for c in t.constraints)
         return WhyNot(
@@ -710,8 +737,8 @@ class _World:
         )
 
 
-def _check(offers, pending, running, overhead) -> Placement:  # type: ignore[no-untyped-def]
-    placement = place_tasks(offers, pending, running, overhead=overhead)
+def _check(offers, pending, running, overhead, max_launches=None) -> Placement:  # type: ignore[no-untyped-def]
+    placement = place_tasks(offers, pending, running, overhead=overhead, max_launches=max_launches)
     launched = [launch.task_id for launch in placement.launches]
     assert len(launched) == len(set(launched))
     assert set(launched).isdisjoint(placement.not_placed)
@@ -723,7 +750,11 @@ def _check(offers, pending, running, overhead) -> Placement:  # type: ignore[no-
     world = _World(offers, pending, running, overhead, placement)
     world.replay()
     for task_id, why in placement.not_placed.items():
-        assert why == world.reasons(world.tasks[task_id])
+        if why.limited:
+            assert max_launches is not None and len(launched) == max_launches
+            assert why == WhyNot(offers=len(offers), limited=True)
+        else:
+            assert why == world.reasons(task_id)
     return placement
 
 
@@ -737,6 +768,19 @@ def test_placements_never_overcommit_break_constraints_or_cross_roles(
 ) -> None:
     """And every task is placed once or pending with exact why-not counts, no offer taking it."""
     _check(offers, pending, running, overhead)
+
+
+@settings(max_examples=150, deadline=None)
+@given(offers_st(), tasks_st(), running_st, st.integers(1, 12))
+def test_a_launch_limit_stops_the_same_decision_early(
+    offers: list[PlacementOffer],
+    pending: list[PendingTask],
+    running: dict[str, list[RunningOn]],
+    max_launches: int,
+) -> None:
+    capped = _check(offers, pending, running, COMMAND_EXECUTOR, max_launches)
+    full = place_tasks(offers, pending, running)
+    assert capped.launches == full.launches[:max_launches]
 
 
 @settings(max_examples=100, deadline=None)
@@ -770,19 +814,20 @@ def test_a_larger_mixed_batch_keeps_every_invariant() -> None:
         )
         for n in range(120)
     ]
-    pending = [
-        PendingTask(
-            task_id=f"t{n:04d}",
-            group=f"g{n % 25}",
+    specs = [
+        PlacementSpec(
+            group=f"g{n}",
             role=rng.choice(["a", "b"]),
-            cpus=[0.1, 0.5, 1.0, 2.0][n % 25 % 4],
-            mem=[64.0, 256.0, 1024.0][n % 25 % 3],
-            gpus=1 if n % 25 == 24 else 0,
-            host_ports=(0,) * (n % 25 % 3),
-            constraints=parse_constraints([SPECS[n % 25 % len(SPECS)]] if n % 25 < 12 else []),
-            order=n if n % 2 else n // 25,
+            cpus=[0.1, 0.5, 1.0, 2.0][n % 4],
+            mem=[64.0, 256.0, 1024.0][n % 3],
+            gpus=1 if n == 24 else 0,
+            host_ports=(0,) * (n % 3),
+            constraints=parse_constraints([SPECS[n % len(SPECS)]] if n < 12 else []),
         )
-        for n in range(900)
+        for n in range(25)
+    ]
+    pending = [
+        PendingTask(f"t{n:04d}", specs[n % 25], order=n if n % 2 else n // 25) for n in range(900)
     ]
     running = {"g1": [RunningOn("h1", {"rack": "r1"}, count=3)]}
     placement = _check(offers, pending, running, COMMAND_EXECUTOR)
