@@ -39,9 +39,7 @@ def test_env_secret_generates_once_and_keeps_it(tmp_path: Path) -> None:
     assert target.stat().st_mode & 0o777 == 0o600
 
 
-def test_env_secret_reads_the_file_variant(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_env_secret_reads_the_file_variant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "s").write_text("from-file\n")
     monkeypatch.setenv("BERTH_TEST_SECRET_FILE", str(tmp_path / "s"))
     assert env_secret("BERTH_TEST_SECRET") == "from-file"
