@@ -48,8 +48,8 @@ def place_tasks(
     on the values passed, not on the order of `offers` or `tasks`.
 
     1. Index the offers by id; per role, order them by how much room they have left.
-    2. Order the tasks, and fold tasks with the same role, group, needs and constraints into
-       one shape, so that work done for one task (masks, a failed search) serves them all.
+    2. Order the tasks, and fold tasks with equal specs into one shape, so that work done
+       for one task (masks, a failed search) serves them all.
     3. Give each task in order the fitting offer with the least room (best fit), checking
        resources with the executor overhead, ports and constraints against everything placed
        so far, this batch included.
@@ -225,6 +225,9 @@ class _Decider:
                 count += 1
             self.place(ordered, q, count, shape, i)
             return q + count
+        # One at a time, as each placement changes what the constraints allow. Once GROUP_BY
+        # or CLUSTER may accept more than before, the best fit is searched for again.
+        versions = shape.versions()
         self.place(ordered, q, 1, shape, i)
         q += 1
         while (
@@ -232,6 +235,7 @@ class _Decider:
             and shape_at[q] is shape
             and not self.retry
             and self.seq < self.budget
+            and shape.versions() == versions
             and self.fits(shape, i)
         ):
             self.place(ordered, q, 1, shape, i)

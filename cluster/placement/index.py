@@ -59,7 +59,7 @@ class Offers:
             self.by_role.setdefault(offer.role, []).append(index)
         self.ranked: dict[str, list[Key]] = {}
         self._values: dict[str, list[str | None]] = {}
-        self._static: dict[Constraint, bytes] = {}
+        self._static: dict[Constraint, bytes | None] = {}
         self.wc = 1.0 / max(self.cpu, default=1) if any(self.cpu) else 0.0
         self.wm = 1.0 / max(self.mem, default=1) if any(self.mem) else 0.0
         self.wd = _DISK_WEIGHT / max(self.disk, default=1) if any(self.disk) else 0.0
@@ -130,16 +130,25 @@ class Offers:
             self._values[name] = values
         return self._values[name]
 
-    def static_mask(self, constraint: Constraint) -> bytes:
-        """Byte i is 1 when offer i passes the part of the constraint that ignores placement."""
+    def static_mask(self, constraint: Constraint) -> bytes | None:
+        """Byte i is 1 when offer i passes the part of the constraint that ignores placement.
+
+        None when every offer passes, as for UNIQUE or GROUP_BY on hostname.
+        """
         if constraint not in self._static:
             values = self.values(constraint.field)
-            verdict = {value: constraint.accepts_static(value) for value in set(values)}
-            self._static[constraint] = bytes(map(verdict.__getitem__, values))
+            if constraint.is_static:
+                verdict = {value: constraint.accepts_static(value) for value in set(values)}
+                mask = bytes(map(verdict.__getitem__, values))
+            else:
+                # The rest is decided per offer during the search.
+                mask = bytes(value is not None for value in values)
+            self._static[constraint] = None if mask.count(0) == 0 else mask
         return self._static[constraint]
 
-    def ports_mask(self, fixed: tuple[int, ...]) -> bytes:
-        return bytes(all(ranges_contain(r, port) for port in fixed) for r in self.ports)
+    def ports_mask(self, fixed: tuple[int, ...]) -> bytes | None:
+        mask = bytes(all(ranges_contain(r, port) for port in fixed) for r in self.ports)
+        return None if mask.count(0) == 0 else mask
 
 
 class Group:
@@ -195,12 +204,12 @@ class Shape:
         self.disk = milli(spec.disk) + overhead[2]
         self.gpu = milli(spec.gpus)
         self.wanted = spec.host_ports
-        self.fixed = tuple(port for port in spec.host_ports if port)
+        self.fixed = tuple(port for port in spec.host_ports if port) if spec.host_ports else ()
         self.nports = len(spec.host_ports)
         self.need: Need = (self.cpu, self.mem, self.disk, self.gpu, self.nports)
-        self.constraints = tuple(dict.fromkeys(spec.constraints))
-        self.monotone = all(c.is_monotone for c in spec.constraints)
-        self.plain = not spec.constraints and not self.fixed
+        self.constraints = tuple(dict.fromkeys(spec.constraints)) if spec.constraints else ()
+        self.monotone = all(c.is_monotone for c in self.constraints)
+        self.plain = not self.constraints and not self.fixed
         self.group: Group | None = None
         self.checks: tuple[tuple[Constraint, list[str | None], Tally], ...] = ()
         self.mask: bytes | None = None
@@ -221,9 +230,10 @@ class Shape:
             + self.disk * offers.wd
             + self.gpu * _GPU_WEIGHT
         )
-        masks = [offers.static_mask(c) for c in self.constraints]
+        found = [offers.static_mask(c) for c in self.constraints]
         if self.fixed:
-            masks.append(offers.ports_mask(self.fixed))
+            found.append(offers.ports_mask(self.fixed))
+        masks = [mask for mask in found if mask is not None]
         if masks:
             self.mask = mask = _mask_and(masks)
             members = offers.by_role.get(self.role, [])
@@ -281,22 +291,22 @@ def fold_shapes(
     """The shape of each task (by position) and the distinct shapes, in first-seen order."""
     extra = (milli(overhead.cpus), milli(overhead.mem), milli(overhead.disk))
     by_spec: dict[PlacementSpec, Shape] = {}
-    # The same spec object is the common case: found by identity without hashing it.
+    # Tasks of one app version share their spec object and mostly sit together in the
+    # queue: the previous task's spec, then identity, answer without hashing the spec.
     by_id: dict[int, Shape] = {}
     shape_at: list[Shape] = []
-    last_spec, shape = None, None
+    last_spec: PlacementSpec | None = None
+    shape: Shape | None = None
     for task in ordered:
         spec = task.spec
-        if spec is last_spec:
-            shape_at.append(shape)  # type: ignore[arg-type]
-            continue
-        last_spec, shape = spec, by_id.get(id(spec))
-        if shape is None:
-            shape = by_spec.get(spec)
+        if spec is not last_spec:
+            last_spec, shape = spec, by_id.get(id(spec))
             if shape is None:
-                shape = by_spec[spec] = Shape(spec, extra)
-            by_id[id(spec)] = shape
-        shape_at.append(shape)
+                shape = by_spec.get(spec)
+                if shape is None:
+                    shape = by_spec[spec] = Shape(spec, extra)
+                by_id[id(spec)] = shape
+        shape_at.append(shape)  # type: ignore[arg-type]
     shapes = list(by_spec.values())
     _attach_groups(shapes, running)
     return shape_at, shapes
@@ -340,7 +350,7 @@ def _attach_groups(shapes: list[Shape], running: Mapping[str, Iterable[RunningOn
                 tally.add(value, where.count)
 
 
-def _mask_and(masks: list[bytes]) -> bytes:
+def _mask_and(masks: Sequence[bytes]) -> bytes:
     if len(masks) == 1:
         return masks[0]
     size = len(masks[0])

@@ -23,7 +23,11 @@ def milli(amount: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class PlacementOffer:
-    """One Mesos offer, already allocated to one role (MULTI_ROLE offers carry exactly one)."""
+    """One Mesos offer, already allocated to one role (MULTI_ROLE offers carry exactly one).
+
+    `ports` are inclusive (begin, end) ranges; `attributes` are the agent's attributes
+    rendered as Marathon compares them (cluster.constraints.render_attributes).
+    """
 
     offer_id: str
     agent_id: str
@@ -40,8 +44,8 @@ class PlacementOffer:
 
     def __post_init__(self) -> None:
         for name in ("cpus", "mem", "disk", "gpus"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"offer {self.offer_id}: {name} must be >= 0")
+            if not _amount(getattr(self, name)):
+                raise ValueError(f"offer {self.offer_id}: {name} must be a finite number >= 0")
         for begin, end in self.ports:
             if not 0 <= begin <= end <= MAX_PORT:
                 raise ValueError(f"offer {self.offer_id}: bad port range {begin}-{end}")
@@ -70,8 +74,8 @@ class PlacementSpec:
 
     def __post_init__(self) -> None:
         for name in ("cpus", "mem", "disk", "gpus"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{self.group}: {name} must be >= 0")
+            if not _amount(getattr(self, name)):
+                raise ValueError(f"{self.group}: {name} must be a finite number >= 0")
         fixed = [port for port in self.host_ports if port]
         if len(set(fixed)) != len(fixed):
             raise ValueError(f"{self.group}: a host port is requested twice")
@@ -197,3 +201,8 @@ class Placement:
 
 def _seq(launch: Launch) -> int:
     return launch.seq
+
+
+def _amount(value: float) -> bool:
+    # Infinity would pass ">= 0" and then break the fixed-point arithmetic.
+    return math.isfinite(value) and value >= 0

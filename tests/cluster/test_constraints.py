@@ -235,7 +235,7 @@ def test_field_values_come_from_hostname_fault_domain_or_attributes() -> None:
     assert field_value("gpu", "h1", attributes) is None
 
 
-def test_a_tally_forgets_cached_answers_when_it_changes() -> None:
+def test_a_tally_keeps_its_smallest_group_and_anchor_current() -> None:
     tally = Tally({"r1": 1, "r2": 2})
     assert tally.smallest() == 1
     assert tally.anchor() == "r2"
@@ -244,6 +244,37 @@ def test_a_tally_forgets_cached_answers_when_it_changes() -> None:
     assert tally.anchor() == "r1"
     tally.add("r3", 0)
     assert "r3" not in tally
+    assert Tally().smallest() == 0
+    assert Tally().anchor() is None
+
+
+def test_a_tally_changes_version_only_when_group_by_or_cluster_may_accept_more() -> None:
+    tally = Tally({"r1": 1, "r2": 1})
+    version = tally.version
+    tally.add("r1")  # r2 is still the smallest group and r1 the anchor: only stricter
+    assert tally.version == version
+    tally.add("r2")  # the smallest group grew: r1 and r2 are both smallest again
+    assert tally.version > version
+    version = tally.version
+    tally.add("r3")  # a new value
+    assert tally.version > version
+    version = tally.version
+    tally.add("r3", 2)  # r3 overtakes r1 as the anchor of CLUSTER
+    assert tally.version > version
+    assert tally.anchor() == "r3"
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(1, 3)), max_size=12))
+def test_a_tally_agrees_with_counting_from_scratch(adds: list[tuple[str | None, int]]) -> None:
+    tally = Tally()
+    counts: dict[str | None, int] = {}
+    for value, count in adds:
+        tally.add(value, count)
+        counts[value] = counts.get(value, 0) + count
+    assert dict(tally) == counts
+    assert tally.smallest() == min(counts.values(), default=0)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
+    assert tally.anchor() == (ranked[0][0] if ranked else None)
 
 
 # Attribute rendering

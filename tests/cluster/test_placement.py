@@ -462,6 +462,15 @@ def test_launches_carry_the_order_they_were_decided_in() -> None:
     assert [launch.task_id for launch in placement.launches] == ["t0", "t1", "t2", "t3", "t4"]
 
 
+def test_equal_specs_in_separate_objects_decide_like_one_shared_spec() -> None:
+    offers = rack_offers("r1", "r2", "r1", cpus=2.0)
+    shared = task(cpus=1.0, constraints=["rack:MAX_PER:3"]).spec
+    together = [PendingTask(f"t{n}", shared, order=n) for n in range(6)]
+    apart = [task(f"t{n}", cpus=1.0, constraints=["rack:MAX_PER:3"], order=n) for n in range(6)]
+    assert apart[0].spec is not apart[1].spec
+    assert place(offers, apart) == place(offers, together)
+
+
 # Launch limit
 
 
@@ -504,11 +513,13 @@ def test_it_refuses_an_offer_id_given_twice() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: task(cpus=-1.0), "cpus must be >= 0"),
-        (lambda: task(mem=float("nan")), "mem must be >= 0"),
+        (lambda: task(cpus=-1.0), "cpus must be a finite number >= 0"),
+        (lambda: task(mem=float("nan")), "mem must be a finite number >= 0"),
+        (lambda: task(disk=float("inf")), "disk must be a finite number >= 0"),
+        (lambda: offer(cpus=float("inf")), "cpus must be a finite number >= 0"),
         (lambda: task(host_ports=(80, 80)), "requested twice"),
         (lambda: task(host_ports=(70000,)), "within 0-65535"),
-        (lambda: offer(disk=-5.0), "disk must be >= 0"),
+        (lambda: offer(disk=-5.0), "disk must be a finite number >= 0"),
         (lambda: offer(ports=((9, 8),)), "bad port range 9-8"),
     ],
 )
