@@ -18,6 +18,7 @@ from cluster.constraints import ConstraintError, parse_constraints
 from cluster.framework.config import cluster_key_for
 from cluster.framework.offers import launch_spec
 from cluster.framework.storage import PendingWork
+from cluster.framework.taskinfo import stand_in_ports
 from cluster.models import Desired, Task
 from cluster.spec import spec_dump
 from cluster.store import kill_pending
@@ -97,17 +98,11 @@ def _check_launchable(task_id: str, spec: TaskSpec) -> None:
     """Build the TaskInfo it would get, with made-up ports and no configuration."""
     try:
         validate_task_id(task_id)
-        fake = _stand_in_ports(spec.ports)
+        fake = stand_in_ports(spec.ports)
         work = PendingWork(pk=0, task_id=task_id, role="*", group="", spec=spec)
         task_info(launch_spec(work, fake, "localhost", {}), agent_id="check")
     except (InvalidTaskSpec, ValueError) as error:
         raise TaskRejected(str(error)) from None
-
-
-def _stand_in_ports(requested: Sequence[int]) -> tuple[int, ...]:
-    fixed = {port for port in requested if port}
-    spare = (port for port in range(1, 65536) if port not in fixed)
-    return tuple(port or next(spare) for port in requested)
 
 
 def task_kill(*, task: Task) -> Task:

@@ -13,14 +13,18 @@ suppressed_roles.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import Count, Field, Max, QuerySet
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Count, Field, JSONField, Max, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from cluster.framework.config import ClusterConfig, cluster_key_for
@@ -36,7 +40,7 @@ from cluster.framework.updates import exit_code_of, is_reconciliation, next_stat
 from cluster.models import Desired, FrameworkRecord, Task, TaskStatusRecord
 from cluster.owners import owner_notify
 from cluster.placement import RunningOn
-from cluster.spec import SpecError, spec_load
+from cluster.spec import SpecError, StoredSpec, spec_load
 from cluster.states import TERMINAL_STATES, TaskState, is_terminal
 from cluster.types import TaskStatus
 from portal.config import mesos_credentials, resolve_environment_variables
@@ -197,10 +201,13 @@ class DjangoStore:
     def pending_load(self, pks: Sequence[int]) -> tuple[list[PendingWork], dict[int, str]]:
         work: list[PendingWork] = []
         problems: dict[int, str] = {}
-        fields = ("pk", "mesos_task_id", "role", "group", "spec", "environment_id", "team_id",
+        fields = ("pk", "mesos_task_id", "role", "group", "environment_id", "team_id",
                   "owner_kind", "owner_id", "environment__slug", "team__slug")  # fmt: skip
+        # The spec as stored text: the instances of one service share it, so it is
+        # parsed once (see _parsed_spec) instead of once per task.
+        text = Cast("spec", output_field=TextField())
         for chunk in _chunks(list(pks)):
-            for row in Task.objects.filter(pk__in=chunk).values(*fields):
+            for row in Task.objects.filter(pk__in=chunk).values(*fields, spec_text=text):
                 try:
                     work.append(_pending_work(row))
                 except SpecError as error:
@@ -259,22 +266,24 @@ class DjangoStore:
                 )
             rows = [
                 {
-                    "state": Task.LAUNCHING,
                     "agent_id": launch.agent_id,
                     "hostname": launch.hostname,
                     "agent_url": launch.agent_url,
                     "ports": list(launch.ports),
                     "agent_attributes": dict(launch.agent_attributes),
-                    "framework_id": framework_id,
-                    "why_not_placed": {},
-                    "launched_at": now,
-                    "updated_at": now,
                     "id": launch.pk,
                 }
                 for launch in launches
                 if launch.pk in claimable
             ]
-            _update_rows(rows)
+            common = {
+                "state": Task.LAUNCHING,
+                "framework_id": framework_id,
+                "why_not_placed": {},
+                "launched_at": now,
+                "updated_at": now,
+            }
+            _update_rows(rows, common=common)
         return claimable
 
     def tasks_unlaunch(self, pks: Sequence[int]) -> None:
@@ -339,8 +348,17 @@ class DjangoStore:
             connection.close()
 
 
+@lru_cache(maxsize=4096)
+def _parsed_spec(text: str) -> StoredSpec:
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise SpecError(f"spec: not JSON ({error})") from None
+    return spec_load(data)
+
+
 def _pending_work(row: Mapping[str, Any]) -> PendingWork:
-    stored = spec_load(row["spec"], task_id=row["mesos_task_id"])
+    stored = _parsed_spec(row["spec_text"])
     labels = {
         "berth.owner_kind": row["owner_kind"],
         "berth.environment": row["environment__slug"],
@@ -368,30 +386,44 @@ def _concrete(name: str) -> Field[Any, Any]:
     return field
 
 
-def _update_rows(rows: Sequence[Mapping[str, Any]], *, where_pending: bool = False) -> None:
-    """UPDATE many Task rows by id with one executemany; every row names the same fields.
+def _update_rows(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    common: Mapping[str, Any] | None = None,
+    where_pending: bool = False,
+) -> None:
+    """UPDATE many Task rows by id with one executemany. Every row names the same fields;
+    `common` holds values shared by all rows, prepared once.
 
     Values go through each field's own preparation, so JSON and datetimes are written
-    exactly as save() would write them on this database.
+    exactly as save() would write them on this database; plain text and numbers need none.
     """
     if not rows:
         return
+    db = connections[DEFAULT_DB_ALIAS]
+    shared = {name: _prepare(_concrete(name), value, db) for name, value in (common or {}).items()}
     names = [name for name in rows[0] if name != "id"]
     fields = [_concrete(name) for name in names]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column or f.name)} = %s" for f in fields)
+    quote = db.ops.quote_name
+    columns = [*(_concrete(n) for n in shared), *fields]
+    assignments = ", ".join(f"{quote(f.column or f.name)} = %s" for f in columns)
     sql = f"UPDATE {quote(Task._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
+    tail: list[Any] = [Task.PENDING] if where_pending else []
     if where_pending:
         sql += f" AND {quote('state')} = %s"
-    params = []
-    for row in rows:
-        values = [f.get_db_prep_save(row[f.name], connection) for f in fields]
-        values.append(row["id"])
-        if where_pending:
-            values.append(Task.PENDING)
-        params.append(values)
-    with connection.cursor() as cursor:
+    head = list(shared.values())
+    params = [
+        [*head, *(_prepare(f, row[f.name], db) for f in fields), row["id"], *tail] for row in rows
+    ]
+    with db.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _prepare(field: Field[Any, Any], value: Any, db: BaseDatabaseWrapper) -> Any:
+    plain = value is None or type(value) in (str, int, float, bool)
+    if plain and not isinstance(field, JSONField):
+        return value
+    return field.get_db_prep_save(value, db)
 
 
 class _UpdateBatch:
@@ -403,14 +435,23 @@ class _UpdateBatch:
         self.tasks: dict[str, Task] = {}
         self.seen: set[tuple[int, str]] = set()
         self.before: dict[int, str] = {}
-        self.records: list[TaskStatusRecord] = []
+        self.records: list[list[Any]] = []
+        self.relaunching: set[int] = set()
 
     def store(self) -> list[UpdateOutcome]:
         self._load()
         outcomes = [self._apply(status) for status in self.statuses]
-        TaskStatusRecord.objects.bulk_create(self.records, batch_size=_CHUNK)
+        _insert_records(self.records, self.now)
         changed = [self.tasks_by_pk[pk] for pk in self.before]
-        _update_rows([_task_row(task, self.now) for task in changed])
+        # Only tasks sent back to the queue lose their placement; the rest keep it as is.
+        _update_rows(
+            [_status_row(t) for t in changed if t.pk not in self.relaunching],
+            common={"updated_at": self.now},
+        )
+        _update_rows(
+            [_relaunch_row(t) for t in changed if t.pk in self.relaunching],
+            common={"updated_at": self.now},
+        )
         for task in changed:
             if task.state != self.before[task.pk]:
                 # Once per task and batch, with the state it had before the batch.
@@ -419,10 +460,11 @@ class _UpdateBatch:
 
     def _load(self) -> None:
         ids = sorted({status.task_id for status in self.statuses})
+        # The spec and placement details are not needed here; an owner that reads them
+        # loads them on access.
+        light = Task.objects.defer("spec", "why_not_placed", "agent_attributes")
         for chunk in _chunks(ids):
-            self.tasks.update(
-                (t.mesos_task_id, t) for t in Task.objects.filter(mesos_task_id__in=chunk)
-            )
+            self.tasks.update((t.mesos_task_id, t) for t in light.filter(mesos_task_id__in=chunk))
         self.tasks_by_pk = {task.pk: task for task in self.tasks.values()}
         uuids = sorted({status.uuid for status in self.statuses if status.uuid})
         for chunk in _chunks(uuids):
@@ -439,25 +481,47 @@ class _UpdateBatch:
                 # At-least-once delivery: already stored, only the ACK is sent again.
                 return UpdateOutcome(status, known=True, changed=False)
             self.seen.add((task.pk, status.uuid))
-        self.records.append(_status_record(task, status))
+        self.records.append(_status_values(task, status))
         self.before.setdefault(task.pk, task.state)
         current = task.state
         state = next_state(current, status)
+        if state == Task.PENDING:
+            self.relaunching.add(task.pk)
         _apply_status(task, status, state, self.now)
         return UpdateOutcome(status, known=True, changed=state is not None and state != current)
 
 
-def _status_record(task: Task, status: TaskStatus) -> TaskStatusRecord:
-    return _record(
-        task,
+_RECORD_FIELDS = ("task", "state", "source", "reason", "message", "healthy", "uuid",
+                  "mesos_timestamp", "received_at")  # fmt: skip
+
+
+def _status_values(task: Task, status: TaskStatus) -> list[Any]:
+    """One TaskStatusRecord row in _RECORD_FIELDS order (received_at is added on insert)."""
+    return [
+        task.pk,
         status.state,
+        status.source or "",
+        status.reason or "",
         status.message or "",
-        source=status.source or "",
-        reason=status.reason or "",
-        healthy=status.healthy,
-        uuid=status.uuid or "",
-        mesos_timestamp=status.timestamp,
-    )
+        status.healthy,
+        status.uuid or "",
+        status.timestamp,
+    ]
+
+
+def _insert_records(rows: Sequence[list[Any]], now: datetime) -> None:
+    """The trail rows of a batch in one executemany: bulk_create compiles SQL per 500."""
+    if not rows:
+        return
+    db = connections[DEFAULT_DB_ALIAS]
+    quote = db.ops.quote_name
+    meta = TaskStatusRecord._meta
+    columns = ", ".join(quote(meta.get_field(name).column or name) for name in _RECORD_FIELDS)  # type: ignore[union-attr]
+    marks = ", ".join(["%s"] * len(_RECORD_FIELDS))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    received = meta.get_field("received_at").get_db_prep_save(now, db)
+    with db.cursor() as cursor:
+        cursor.executemany(sql, [[*row, received] for row in rows])
 
 
 def _apply_status(task: Task, status: TaskStatus, state: str | None, now: datetime) -> None:
@@ -472,7 +536,7 @@ def _apply_status(task: Task, status: TaskStatus, state: str | None, now: dateti
             f"Launch refused ({status.message or status.reason}); waiting for another offer"
         )
         task.agent_id = task.hostname = task.agent_url = task.framework_id = ""
-        task.ports, task.agent_attributes, task.launched_at = [], {}, None
+        task.ports, task.launched_at = [], None
         return
     task.state = state
     if status.agent_id and not task.agent_id:
@@ -488,16 +552,10 @@ def _apply_status(task: Task, status: TaskStatus, state: str | None, now: dateti
         task.exit_code = exit_code_of(status.message)
 
 
-def _task_row(task: Task, now: datetime) -> dict[str, Any]:
+def _status_row(task: Task) -> dict[str, Any]:
     return {
         "state": task.state,
         "agent_id": task.agent_id,
-        "hostname": task.hostname,
-        "agent_url": task.agent_url,
-        "framework_id": task.framework_id,
-        "ports": task.ports,
-        "agent_attributes": task.agent_attributes,
-        "launched_at": task.launched_at,
         "healthy": task.healthy,
         "message": task.message,
         "reason": task.reason,
@@ -505,6 +563,17 @@ def _task_row(task: Task, now: datetime) -> dict[str, Any]:
         "started_at": task.started_at,
         "finished_at": task.finished_at,
         "status_at": task.status_at,
-        "updated_at": now,
         "id": task.pk,
+    }
+
+
+def _relaunch_row(task: Task) -> dict[str, Any]:
+    return {
+        **_status_row(task),
+        "hostname": task.hostname,
+        "agent_url": task.agent_url,
+        "framework_id": task.framework_id,
+        "ports": task.ports,
+        "agent_attributes": {},
+        "launched_at": task.launched_at,
     }

@@ -43,6 +43,7 @@ from cluster.client.http import (
     normalize_base_url,
     send,
 )
+from cluster.client.pipeline import Pipeline
 from cluster.client.stream import EventStream
 from cluster.translate import calls, task_info
 from cluster.translate.calls import Json
@@ -99,6 +100,7 @@ class SchedulerConnection:
         self._stream: EventStream | None = None
         self._leader: str | None = None
         self._closing = threading.Event()
+        self._pipeline: Pipeline | None = None
 
     # ---- subscription -----------------------------------------------------------------
 
@@ -272,6 +274,46 @@ class SchedulerConnection:
         if response.status_code not in (200, 202):
             raise error_for(response, url, str(call.get("type")))
 
+    def send_many(self, calls: Sequence[Json]) -> list[MesosHttpError | None]:
+        """Calls in order, pipelined on one keep-alive connection (cluster.client.pipeline):
+        per call None when accepted, else its error (a 307 too: the caller falls back to
+        send()). Raises MesosUnreachable when the connection fails part-way."""
+        if self._closing.is_set():
+            raise ConnectionClosed()
+        with self._state_lock:
+            leader, stream_id = self._leader, self.stream_id
+        if leader is None or stream_id is None:
+            raise NotSubscribed()
+        headers = {**JSON_HEADERS, "Mesos-Stream-Id": stream_id}
+        bodies = [encode_json(call) for call in calls]
+        with self._call_lock:
+            pipeline = self._pipeline
+            if pipeline is None or pipeline.base_url != leader:
+                if pipeline is not None:
+                    pipeline.close()
+                pipeline = self._pipeline = Pipeline(leader, self._options)
+            answers = pipeline.post(SCHEDULER_PATH, bodies, headers)
+        url = leader + SCHEDULER_PATH
+        return [
+            None
+            if answer.status in (200, 202)
+            else MesosHttpError(
+                answer.status, answer.body.decode("utf-8", "replace"), url, str(call.get("type"))
+            )
+            for answer, call in zip(answers, calls, strict=True)
+        ]
+
+    def acknowledge_many(self, statuses: Sequence[TaskStatus]) -> list[MesosHttpError | None]:
+        """acknowledge() for many updates at once, pipelined; updates without a uuid are
+        skipped (the answers are for the others, in order)."""
+        fid = self._require_framework_id()
+        acks = [
+            calls.acknowledge_call(fid, s.agent_id or "", s.task_id, s.uuid)
+            for s in statuses
+            if s.uuid is not None
+        ]
+        return self.send_many(acks) if acks else []
+
     def _require_framework_id(self) -> str:
         if self.framework_id is None:
             raise NotSubscribed()
@@ -360,6 +402,9 @@ class SchedulerConnection:
         if stream is not None:
             stream.close()
         self._calls.close()
+        with self._call_lock:
+            if self._pipeline is not None:
+                self._pipeline.close()
 
     def __enter__(self) -> SchedulerConnection:
         return self

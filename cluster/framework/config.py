@@ -67,8 +67,10 @@ class EngineOptions:
     refuse_seconds: float = 5.0
     idle_refuse_seconds: float = 120.0
     revive_min_interval: float = 1.0
-    # Tasks loaded per offer round; more wait for the next round.
+    # Tasks considered per offer round, and launched at most: bounds a round's latency (and
+    # the time updates wait behind it); the rest go with the next offers.
     pending_batch: int = 20_000
+    max_launches_per_round: int = 2_000
     kill_retry_seconds: float = 30.0
     # A LAUNCHING task with no update after this long is reconciled.
     launch_timeout: float = 60.0

@@ -379,16 +379,18 @@ class ClusterEngine:
         self._acknowledge(statuses)
 
     def _acknowledge(self, statuses: Sequence[TaskStatus]) -> None:
-        for status in statuses:
-            if status.uuid is None:
-                continue  # made by the master: acknowledging it would be a 400
-            try:
-                self.conn.acknowledge(status)
-            except MesosError as error:
-                # The rest would fail the same way; the agents resend them to the next
-                # subscription, and storing them again is a no-op.
-                logger.info("Acknowledgements stopped (%s); agents will resend", error)
-                return
+        """Only updates with a uuid (the master's own have none, and acknowledging one would
+        be a 400), pipelined: thousands a second arrive when many tasks start at once."""
+        errors: list[MesosError | None]
+        try:
+            errors = list(self.conn.acknowledge_many(statuses))
+        except MesosError as failure:
+            errors = [failure]
+        failed = next((error for error in errors if error is not None), None)
+        if failed is not None:
+            # Unacknowledged updates come again from the agents (to the next subscription
+            # if this one ended), and storing them again is a no-op.
+            logger.info("Some acknowledgements failed (%s); agents will resend", failed)
 
     def _kill_orphan(self, status: TaskStatus) -> None:
         """A task this framework runs but Berth has no row for (a restored database, a

@@ -24,10 +24,17 @@ from cluster.client import (
 from cluster.framework.config import ClusterConfig, EngineOptions
 from cluster.framework.demand import Demand
 from cluster.framework.metrics import EngineMetrics, OfferRound
-from cluster.framework.offers import RoundPlan, launch_spec, plan_round, stored_attributes
+from cluster.framework.offers import (
+    AcceptPlan,
+    RoundPlan,
+    launch_spec,
+    plan_round,
+    stored_attributes,
+)
 from cluster.framework.storage import EngineStore, LaunchRecord, PendingWork
-from cluster.placement import RunningOn
-from cluster.translate import launch_operation, task_info
+from cluster.framework.taskinfo import TaskInfoTemplate, needs_own_build
+from cluster.placement import PendingTask, RunningOn
+from cluster.translate import accept_call, launch_operation, task_info
 from cluster.translate.calls import Json
 from cluster.types import Offer
 
@@ -35,6 +42,33 @@ logger = logging.getLogger(__name__)
 
 # The call never reached a master that acted on it: its tasks may go out again as they are.
 _NOT_APPLIED = (MesosHttpError, NotSubscribed, ConnectionClosed, TooManyRedirects)
+
+
+class _InfoBuilder:
+    """TaskInfos of one round: configuration resolved once per environment and team,
+    one template per spec, environment, role and owner."""
+
+    def __init__(self, store: EngineStore) -> None:
+        self.store = store
+        self.configured: dict[tuple[int, int | None], dict[str, str]] = {}
+        self.templates: dict[tuple[object, ...], TaskInfoTemplate] = {}
+
+    def build(
+        self, work: PendingWork, ports: Sequence[int], agent_id: str, role: str, hostname: str
+    ) -> Json:
+        scope = (work.environment_id, work.team_id)
+        if scope not in self.configured:
+            self.configured[scope] = self.store.launch_environment(*scope)
+        configured = self.configured[scope]
+        if needs_own_build(work):
+            spec = launch_spec(work, ports, hostname, configured)
+            return task_info(spec, agent_id=agent_id, allocation_role=role)
+        # Specs read from identical stored JSON are one object (the store parses each once).
+        key = (id(work.spec), *scope, role, tuple(sorted(work.labels.items())))
+        template = self.templates.get(key)
+        if template is None:
+            template = self.templates[key] = TaskInfoTemplate(work, configured, role)
+        return template.stamp(work.task_id, agent_id, ports, hostname)
 
 
 @dataclass
@@ -63,6 +97,8 @@ class Launcher:
         self.metrics = metrics
         self.clock = clock
         self._cache: dict[int, PendingWork] = {}
+        self._placed: dict[int, PendingTask] = {}
+        self._shapes: dict[tuple[object, ...], object] = {}
         self._why_not: dict[int, dict[str, int]] = {}
         self._why_not_dirty = False
         self._why_not_at = 0.0
@@ -82,13 +118,20 @@ class Launcher:
                     current, list(current.offers), self.options.idle_refuse_seconds, roles
                 )
                 return
-            plan = plan_round(list(current.offers.values()), work, self._running(work))
+            running = self._running(work)
+            plan = plan_round(
+                list(current.offers.values()),
+                work,
+                running,
+                self._placed,
+                self.options.max_launches_per_round,
+            )
             self._remember_why_not(plan.why_not)
             infos, records = self._build(plan, current)
             marked = self.store.tasks_mark_launching(records, framework_id) if records else set()
             decided = self.clock()
             refuse = self._refuse_seconds(plan, len(work))
-            self._accept_all(current, plan, infos, marked, refuse)
+            self._accept_all(current, plan, infos, marked, refuse, framework_id)
             self._decline(current, list(plan.declines), refuse, roles)
         finally:
             # Whatever failed above, no offer stays with us unanswered.
@@ -97,10 +140,14 @@ class Launcher:
                 self._decline(current, left, self.options.refuse_seconds, roles)
             done = self.clock()
             self.metrics.rounds.append(
-                OfferRound(len(offers), current.launched, decided - started, done - started)
+                OfferRound(
+                    started, len(offers), current.launched, decided - started, done - started
+                )
             )
 
     def _refuse_seconds(self, plan: RoundPlan, loaded: int) -> float:
+        if plan.capped:
+            return 0.0  # tasks that fit are waiting: have the offers back at once
         more = bool(plan.why_not) or loaded >= self.options.pending_batch
         return self.options.refuse_seconds if more else self.options.idle_refuse_seconds
 
@@ -114,7 +161,11 @@ class Launcher:
         missing = [pk for pk in pks if pk not in self._cache]
         if missing:
             loaded, problems = self.store.pending_load(missing)
-            self._cache.update((w.pk, w) for w in loaded)
+            if not self._cache:
+                self._shapes.clear()  # nothing waits: forget needs no task has any more
+            for w in loaded:
+                self._cache[w.pk] = w
+                self._placed[w.pk] = w.placement(self._shapes)
             if problems:
                 logger.error("%d pending task(s) have a spec Berth cannot read", len(problems))
                 self.store.tasks_fail(problems)
@@ -131,7 +182,7 @@ class Launcher:
     ) -> tuple[dict[int, Json], list[LaunchRecord]]:
         """TaskInfos with configuration and secrets resolved now; they live only in memory
         until sent, and are never logged."""
-        configured: dict[tuple[int, int | None], dict[str, str]] = {}
+        builder = _InfoBuilder(self.store)
         infos: dict[int, Json] = {}
         records: list[LaunchRecord] = []
         problems: dict[int, str] = {}
@@ -141,13 +192,9 @@ class Launcher:
             endpoint = current.offers[accept.offer_ids[0]].agent_endpoint
             agent_url = endpoint.base_url if endpoint is not None else ""
             for work, ports in accept.launches:
-                key = (work.environment_id, work.team_id)
                 try:
-                    if key not in configured:
-                        configured[key] = self.store.launch_environment(*key)
-                    spec = launch_spec(work, ports, offer.hostname, configured[key])
-                    infos[work.pk] = task_info(
-                        spec, agent_id=accept.agent_id, allocation_role=accept.role
+                    infos[work.pk] = builder.build(
+                        work, ports, accept.agent_id, accept.role, offer.hostname
                     )
                 except ValueError as error:
                     problems[work.pk] = f"cannot launch: {error}"
@@ -176,33 +223,54 @@ class Launcher:
         infos: Mapping[int, Json],
         marked: set[int],
         refuse: float,
+        framework_id: str,
     ) -> None:
+        """One ACCEPT per agent and role, all pipelined on one connection."""
+        batch: list[tuple[AcceptPlan, list[int]]] = []
         for accept in plan.accepts:
             launching = [w.pk for w, _ in accept.launches if w.pk in marked]
             for pk in launching:
                 self._forget(pk)
-            if not launching:
+            if launching:
+                batch.append((accept, launching))
+            else:
                 self._decline(current, list(accept.offer_ids), refuse, [accept.role])
-                continue
-            operation = launch_operation([infos[pk] for pk in launching])
+        if not batch:
+            return
+        calls = [
+            accept_call(
+                framework_id,
+                accept.offer_ids,
+                [launch_operation([infos[pk] for pk in launching])],
+                refuse,
+            )
+            for accept, launching in batch
+        ]
+        for accept, _ in batch:
             current.answered.update(accept.offer_ids)
-            try:
-                self.conn.accept(accept.offer_ids, [operation], refuse)
-            except _NOT_APPLIED as error:
+        errors: list[MesosError | None]
+        try:
+            errors = list(self.conn.send_many(calls))
+        except _NOT_APPLIED as failure:
+            errors = [failure] * len(batch)
+        except MesosError as failure:
+            # Some may have arrived and been acted on: reconciliation settles them all.
+            logger.warning("ACCEPTs may not have arrived: %s", failure)
+            errors = [None] * len(batch)
+        for (accept, launching), refused in zip(batch, errors, strict=True):
+            if refused is not None:
                 logger.warning(
                     "ACCEPT on %s refused (%s); %d task(s) wait for another offer",
                     accept.agent_id,
-                    error,
+                    refused,
                     len(launching),
                 )
                 self.store.tasks_unlaunch(launching)
                 continue
-            except MesosError as error:
-                # The master may have acted on it: reconciliation settles these tasks.
-                logger.warning("ACCEPT on %s may not have arrived: %s", accept.agent_id, error)
+            now = time.time()
             current.launched += len(launching)
-            self.metrics.launches.add(len(launching), time.time())
-            self.metrics.offers_used.add(len(accept.offer_ids), time.time())
+            self.metrics.launches.add(len(launching), now)
+            self.metrics.offers_used.add(len(accept.offer_ids), now)
 
     def _decline(
         self, current: _Round, offer_ids: list[str], refuse: float, roles: Sequence[str]
@@ -245,6 +313,7 @@ class Launcher:
 
     def _forget(self, pk: int) -> None:
         self._cache.pop(pk, None)
+        self._placed.pop(pk, None)
         self._why_not.pop(pk, None)
 
     @property

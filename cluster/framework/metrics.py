@@ -38,6 +38,7 @@ class RateCounter:
 
 @dataclass(frozen=True, slots=True)
 class OfferRound:
+    started: float  # the engine's clock when the offers were taken in hand
     offers: int
     launched: int
     decide_seconds: float  # offers in hand -> launches committed, TaskInfos built

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from cluster.constraints import HOSTNAME, REGION_FIELD, ZONE_FIELD, format_scalar
 from cluster.framework.storage import PendingWork
-from cluster.placement import PlacementOffer, RunningOn, place_tasks
+from cluster.placement import PendingTask, PlacementOffer, RunningOn, place_tasks
 from cluster.types import (
     Attribute,
     DockerContainer,
@@ -48,6 +48,8 @@ class RoundPlan:
     offers: Mapping[str, PlacementOffer]
     # pk -> {"offers": n, "cpus": k, ...} for every task left pending.
     why_not: Mapping[int, Mapping[str, int]]
+    # More tasks fitted than one round launches: the rest go with the next offers.
+    capped: bool = False
 
 
 def render_attribute(attribute: Attribute) -> str:
@@ -93,8 +95,14 @@ def plan_round(
     offers: Sequence[Offer],
     work: Sequence[PendingWork],
     running: Mapping[str, Sequence[RunningOn]] | None = None,
+    placed: Mapping[int, PendingTask] | None = None,
+    max_launches: int | None = None,
 ) -> RoundPlan:
-    """Which tasks go where; one ACCEPT per agent and role, every other offer declined."""
+    """Which tasks go where; one ACCEPT per agent and role, every other offer declined.
+
+    `placed` may hold each task's PendingTask, made once while it waits (by pk). With
+    `max_launches`, only that many of the decided launches (in decision order) are kept, so
+    that one round's latency stays bounded however long the queue is."""
     by_id = {offer.id: offer for offer in offers}
     usable, broken = [], []
     for offer in offers:
@@ -103,13 +111,29 @@ def plan_round(
         except ValueError as error:  # a malformed offer is declined, never a crash
             logger.warning("Declining offer %s: %s", offer.id, error)
             broken.append(offer.id)
-    placement = place_tasks(usable, [w.placement() for w in work], running or {})
+    if placed is None:
+        shapes: dict[tuple[object, ...], object] = {}
+        tasks = [w.placement(shapes) for w in work]
+    else:
+        tasks = [placed[w.pk] for w in work]
+    placement = place_tasks(usable, tasks, running or {})
     work_by_id = {w.task_id: w for w in work}
+    decided = placement.launches
+    capped = max_launches is not None and len(decided) > max_launches
+    kept = {launch.task_id for launch in decided[:max_launches]} if capped else None
     grouped: dict[tuple[str, str], list[tuple[str, list[tuple[PendingWork, tuple[int, ...]]]]]]
     grouped = defaultdict(list)
+    unused = list(placement.unused_offer_ids)
     for plan in placement.plans:
         offer = by_id[plan.offer_id]
-        launches = [(work_by_id[launch.task_id], launch.ports) for launch in plan.launches]
+        launches = [
+            (work_by_id[launch.task_id], launch.ports)
+            for launch in plan.launches
+            if kept is None or launch.task_id in kept
+        ]
+        if not launches:
+            unused.append(plan.offer_id)
+            continue
         grouped[(offer.agent_id, offer.allocation_role or "*")].append((plan.offer_id, launches))
     accepts = tuple(
         AcceptPlan(
@@ -124,8 +148,8 @@ def plan_round(
         work_by_id[task_id].pk: {"offers": reason.offers, **reason.counts()}
         for task_id, reason in placement.not_placed.items()
     }
-    declines = (*placement.unused_offer_ids, *broken)
-    return RoundPlan(accepts, declines, {o.offer_id: o for o in usable}, why_not)
+    declines = (*unused, *broken)
+    return RoundPlan(accepts, declines, {o.offer_id: o for o in usable}, why_not, capped)
 
 
 def port_environment(ports: Sequence[int], hostname: str) -> dict[str, str]:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from cluster import placement as _placement
 from cluster.constraints import Constraint
 from cluster.framework.config import ClusterConfig
 from cluster.placement import PendingTask, RunningOn
 from cluster.types import TaskSpec, TaskStatus
+
+_PlacementSpec: Any = getattr(_placement, "PlacementSpec", None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,20 +37,30 @@ class PendingWork:
     # Owner and environment, put on the TaskInfo as labels.
     labels: Mapping[str, str] = field(default_factory=dict)
 
-    def placement(self) -> PendingTask:
+    def placement(self, shapes: dict[tuple[object, ...], Any] | None = None) -> PendingTask:
+        """The task as placement sees it. Tasks with the same needs share one spec object
+        (interned in `shapes`): the decision folds tasks by it and recognises an identical
+        object without hashing it."""
         spec = self.spec
-        return PendingTask(
-            task_id=self.task_id,
-            group=self.group,
-            role=self.role,
-            cpus=spec.cpus,
-            mem=spec.mem,
-            disk=spec.disk,
-            gpus=spec.gpus,
-            host_ports=spec.ports,
-            constraints=self.constraints,
-            order=self.pk,
-        )
+        needs = {
+            "group": self.group,
+            "role": self.role,
+            "cpus": spec.cpus,
+            "mem": spec.mem,
+            "disk": spec.disk,
+            "gpus": spec.gpus,
+            "host_ports": spec.ports,
+            "constraints": self.constraints,
+        }
+        if _PlacementSpec is None:  # the placement API before specs were shared
+            return PendingTask(task_id=self.task_id, order=self.pk, **needs)  # type: ignore[arg-type]
+        key = tuple(needs.values())
+        shape = None if shapes is None else shapes.get(key)
+        if shape is None:
+            shape = _PlacementSpec(**needs)
+            if shapes is not None:
+                shapes[key] = shape
+        return PendingTask(task_id=self.task_id, spec=shape, order=self.pk)
 
 
 @dataclass(frozen=True, slots=True)

@@ -321,7 +321,7 @@ def engine() -> ClusterEngine:
         key="http://127.0.0.1:9", masters=("http://127.0.0.1:9",), roles=("dev",)
     )
     made = ClusterEngine(config, RecordingStore())
-    made.conn.acknowledge = lambda status: True  # type: ignore[method-assign]
+    made.conn.acknowledge_many = lambda statuses: []  # type: ignore[method-assign]
     return made
 
 
@@ -378,3 +378,56 @@ def test_framework_info_carries_the_roles_failover_timeout_and_credentials() -> 
     assert (info.user, info.name, info.id, info.roles) == ("svc", "berth", "F-1", ("dev", "prod"))
     assert info.checkpoint and info.failover_timeout == 3600 and info.principal == "berth"
     assert {"MULTI_ROLE", "PARTITION_AWARE", "TASK_KILLING_STATE"} <= set(info.capabilities)
+
+
+# -- TaskInfo templates ----------------------------------------------------------------
+
+
+def _sorted_env(info: dict[str, Any]) -> dict[str, Any]:
+    command = dict(info["command"])
+    variables = command["environment"]["variables"]
+    command["environment"] = {"variables": sorted(variables, key=lambda v: v["name"])}
+    return {**info, "command": command}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"ports": (0, 8080, 0)},
+        {"ports": (0,), "environment": {"PORT0": "mine", "A": "1"}, "labels": {"app": "x"}},
+        {
+            "container": DockerContainer(
+                image="x", network="BRIDGE", port_mappings=(PortMapping(8080, 80),)
+            ),
+            "ports": (8080,),
+        },
+        {"kill_grace_seconds": 3.0, "health_check": None, "secret_environment": {"S": "/ref"}},
+    ],
+)
+def test_a_stamped_task_info_is_what_a_full_build_gives(extra: dict[str, Any]) -> None:
+    from cluster.framework.taskinfo import TaskInfoTemplate
+    from cluster.translate import task_info
+
+    pending = dataclasses.replace(work(7, **extra), labels={"berth.owner_kind": "test"})
+    ports = [31000 + n if want == 0 else want for n, want in enumerate(pending.spec.ports)]
+    configured = {"CONF": "c"}
+
+    stamped = TaskInfoTemplate(pending, configured, "dev").stamp("task-7", "S9", ports, "h9")
+    built = task_info(
+        launch_spec(pending, ports, "h9", configured), agent_id="S9", allocation_role="dev"
+    )
+
+    assert _sorted_env(stamped) == _sorted_env(built)
+
+
+def test_a_round_launches_at_most_its_cap_in_queue_order_and_declines_the_rest() -> None:
+    offers = [offer(f"O{n}", f"S{n}", cpus=1) for n in range(4)]
+
+    plan = plan_round(offers, [work(pk, cpus=0.4) for pk in range(1, 9)], max_launches=3)
+
+    launched = sorted(w.pk for a in plan.accepts for w, _ in a.launches)
+    assert launched == [1, 2, 3]
+    assert plan.capped
+    assert len(plan.declines) == 4 - len(plan.accepts)
+    assert plan.why_not == {}

@@ -1,0 +1,124 @@
+"""Pipelined scheduler calls (cluster.client.pipeline), which carry the engine's ACCEPTs
+and acknowledgements: against a scripted HTTP server for the edge cases, and against a
+real devcluster for the real thing."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from cluster.client import HttpOptions, MesosUnreachable, SchedulerConnection
+from cluster.client.pipeline import WINDOW, Pipeline
+from cluster.types import FrameworkInfo, OffersEvent
+from tests.devcluster_fixture import DevCluster
+
+
+class ScriptedServer:
+    """Answers each request on one connection with the next scripted response."""
+
+    def __init__(self, answer: Callable[[int, bytes], bytes | None]) -> None:
+        self.answer = answer
+        self.requests: list[bytes] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        buffer = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                while len(buffer) < length:
+                    buffer += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + buffer[:length])
+                buffer = buffer[length:]
+                reply = self.answer(len(self.requests), buffer)
+                if reply is None:
+                    return  # drop the connection
+                conn.sendall(reply)
+
+
+@pytest.fixture
+def server_for() -> Iterator[Callable[[Callable[[int, bytes], bytes | None]], ScriptedServer]]:
+    made: list[ScriptedServer] = []
+
+    def make(answer: Callable[[int, bytes], bytes | None]) -> ScriptedServer:
+        made.append(ScriptedServer(answer))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.listener.close()
+
+
+ACCEPTED = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_calls_go_out_in_order_with_their_headers_and_answers_come_back_in_order(
+    server_for,
+) -> None:
+    def answer(n: int, _: bytes) -> bytes:
+        if n == 3:
+            return b"HTTP/1.1 400 Bad Request\r\nContent-Length: 7\r\n\r\nno such"
+        if n == 4:
+            head = b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n"
+            return head + b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        return ACCEPTED
+
+    server = server_for(answer)
+    pipeline = Pipeline(server.url, HttpOptions(principal="berth", secret="pw"))
+    bodies = [f'{{"n":{n}}}'.encode() for n in range(1, WINDOW + 10)]
+
+    answers = pipeline.post("/api/v1/scheduler", bodies, {"Mesos-Stream-Id": "s1"})
+
+    assert [a.status for a in answers[:5]] == [202, 202, 400, 202, 202]
+    assert (answers[2].body, answers[3].body) == (b"no such", b"abcde")
+    assert len(answers) == len(bodies)
+    assert [r.rsplit(b"\r\n\r\n", 1)[1] for r in server.requests] == bodies
+    first = server.requests[0].decode()
+    assert first.startswith("POST /api/v1/scheduler HTTP/1.1\r\n")
+    assert "Mesos-Stream-Id: s1\r\n" in first
+    assert "Authorization: Basic YmVydGg6cHc=\r\n" in first
+    pipeline.close()
+
+
+def test_a_connection_dropped_part_way_is_reported_unreachable(server_for) -> None:
+    server = server_for(lambda n, _: ACCEPTED if n < 3 else None)
+    pipeline = Pipeline(server.url, HttpOptions(request_timeout=5))
+
+    with pytest.raises(MesosUnreachable, match="closed the connection"):
+        pipeline.post("/api/v1/scheduler", [b"{}"] * 5, {})
+
+
+@pytest.mark.devcluster
+def test_declines_pipelined_to_a_real_master_are_each_answered(devcluster: DevCluster) -> None:
+    with SchedulerConnection(devcluster.url) as conn:
+        conn.subscribe(FrameworkInfo(user="root", name="pipeline-test", failover_timeout=60))
+        offer_ids = []
+        while not offer_ids:
+            event = conn.events.get(timeout=15)
+            if isinstance(event, OffersEvent):
+                offer_ids = [o.id for o in event.offers]
+        calls = [{"type": "REVIVE", "framework_id": {"value": conn.framework_id}}] * 300
+        stale = {
+            "type": "DECLINE",
+            "framework_id": {"value": "someone-else"},
+            "decline": {"offer_ids": [{"value": "x"}]},
+        }
+
+        errors = conn.send_many([*calls, stale])
+
+        assert errors[:300] == [None] * 300
+        assert errors[300] is not None and errors[300].status == 400
+        conn.teardown()
