@@ -225,9 +225,9 @@ class _Decider:
                 count += 1
             self.place(ordered, q, count, shape, i)
             return q + count
-        # One at a time, as each placement changes what the constraints allow. Once GROUP_BY
-        # or CLUSTER may accept more than before, the best fit is searched for again.
-        versions = shape.versions()
+        # One at a time, as each placement changes what the constraints allow. The offer
+        # keeps taking tasks while it fits: still the best fit, unless GROUP_BY or CLUSTER
+        # just started accepting offers ranked below it, which a new search would prefer.
         self.place(ordered, q, 1, shape, i)
         q += 1
         while (
@@ -235,7 +235,6 @@ class _Decider:
             and shape_at[q] is shape
             and not self.retry
             and self.seq < self.budget
-            and shape.versions() == versions
             and self.fits(shape, i)
         ):
             self.place(ordered, q, 1, shape, i)
