@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -117,22 +118,71 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def launch_phase(master: str, tasks: int, per_round: int) -> None:
+def print_rounds(title: str, rounds: list[Any]) -> None:
+    if not rounds:
+        print(f"  {title}: no offer rounds")
+        return
+    decide = [r.decide_seconds * 1000 for r in rounds]
+    sent = [r.sent_seconds * 1000 for r in rounds]
+    total = [r.total_seconds * 1000 for r in rounds]
+    offers = [r.offers for r in rounds]
+    launched = [r.launched for r in rounds]
+    print(
+        f"  {title}: {len(rounds)} rounds, offers/round median {statistics.median(offers):.0f},"
+        f" launches/round median {statistics.median(launched):.0f} (max {max(launched)})\n"
+        f"    decide (offers in hand -> launches committed, TaskInfos built):"
+        f" p50 {percentile(decide, 0.5):.1f} ms, p99 {percentile(decide, 0.99):.1f} ms\n"
+        f"    offer received -> every ACCEPT sent:"
+        f" p50 {percentile(sent, 0.5):.1f} ms, p99 {percentile(sent, 0.99):.1f} ms\n"
+        f"    whole round (-> every ACCEPT and DECLINE answered 202):"
+        f" p50 {percentile(total, 0.5):.1f} ms, p99 {percentile(total, 0.99):.1f} ms"
+    )
+
+
+def bulk_submit(environment: Any, count: int, prefix: str) -> None:
+    """Rows as task_submit writes them, inserted in one go: the steady phase must not
+    compete with the engine for the interpreter lock as 300 task_submit calls a second do."""
+    from cluster.actions import task_id_for, task_submit
+    from cluster.models import Task
+    from cluster.types import CommandSpec, TaskSpec
+
+    spec = TaskSpec(
+        task_id="", name="bench", command=CommandSpec.shell_line("serve"), cpus=0.1, mem=64
+    )
+    model = task_submit(
+        owner_kind="bench", owner_id=2, instance=f"{prefix}0", environment=environment, spec=spec
+    )
+    rows = []
+    for n in range(1, count):
+        row = Task(
+            **{
+                f.attname: getattr(model, f.attname)
+                for f in Task._meta.concrete_fields
+                if f.attname != "id"
+            }
+        )
+        instance = f"{prefix}{n}"
+        row.mesos_task_id = task_id_for(
+            owner_kind="bench", owner_id=2, instance=instance, attempt=0
+        )
+        rows.append(row)
+    Task.objects.bulk_create(rows)
+
+
+def start_engine(per_round: int) -> tuple[Any, threading.Event, threading.Thread]:
     from django.db import connections
 
     from cluster.framework import ClusterEngine, EngineOptions
     from cluster.store import DjangoStore, cluster_configs
 
-    environment = make_environment(master)
-    seconds = submit(environment, tasks, "t")
-    print(
-        f"submitted {tasks} tasks in {seconds:.1f} s ({tasks / seconds:,.0f} task_submit calls/s)"
-    )
-
     (config,) = cluster_configs()
-    engine = ClusterEngine(
-        config, DjangoStore(), EngineOptions(name="berth-bench", failover_timeout=600)
+    options = EngineOptions(
+        name="berth-bench",
+        failover_timeout=600,
+        max_launches_per_round=per_round,
+        refuse_seconds=1.0,
     )
+    engine = ClusterEngine(config, DjangoStore(), options)
     stop = threading.Event()
 
     def run() -> None:
@@ -142,52 +192,77 @@ def launch_phase(master: str, tasks: int, per_round: int) -> None:
             connections.close_all()
 
     thread = threading.Thread(target=run, daemon=True)
-    started = time.monotonic()
     thread.start()
+    return engine, stop, thread
+
+
+def launch_phase(master: str, tasks: int, per_round: int, steady: int) -> None:
+    from cluster.actions import task_kill
+
+    environment = make_environment(master)
+    seconds = submit(environment, tasks, "t")
+    print(
+        f"submitted {tasks} tasks in {seconds:.1f} s ({tasks / seconds:,.0f} task_submit calls/s)"
+    )
+
+    gc.freeze()  # as run_framework does once it is loaded
+    started = time.monotonic()
+    engine, stop, thread = start_engine(per_round)
     wait_until(lambda: engine.metrics.rounds, 120, 0.005)
     accepted = wait_until(lambda: engine.metrics.launches.total >= tasks, 600, 0.01)
     running = wait_until(lambda: count_states("TASK_RUNNING") >= tasks, 900, 0.2)
     first = engine.metrics.rounds[0].started
-    print(f"the first offers arrived {first - started:.2f} s after the engine started")
+    print(f"1. burst: the first offers arrived {first - started:.2f} s after the engine started")
     print(
-        f"launched {tasks} tasks: ACCEPT sent for all {accepted - first:.2f} s after the first "
-        f"offer round ({tasks / (accepted - first):,.0f} tasks/s); TASK_RUNNING stored for all "
-        f"{running - first:.2f} s after it ({tasks / (running - first):,.0f} tasks/s)"
+        f"  {tasks} tasks: ACCEPT sent for all {accepted - first:.2f} s after the first offers"
+        f" ({tasks / (accepted - first):,.0f} tasks/s); TASK_RUNNING stored for all"
+        f" {running - first:.2f} s after them ({tasks / (running - first):,.0f} tasks/s)"
     )
-    rounds = list(engine.metrics.rounds)
-    busy = [r for r in rounds if r.launched]
-    print(f"offer rounds: {len(rounds)}, {len(busy)} of them launching")
-    for title, chosen in (("rounds that launched", busy), ("all rounds", rounds)):
-        decide = [r.decide_seconds * 1000 for r in chosen]
-        total = [r.total_seconds * 1000 for r in chosen]
-        offers = [r.offers for r in chosen]
-        if not chosen:
-            continue
-        print(
-            f"  {title}: offers/round median {statistics.median(offers):.0f} (max {max(offers)});"
-            f" decide p50 {percentile(decide, 0.5):.1f} ms, p99 {percentile(decide, 0.99):.1f} ms;"
-            f" whole round p50 {percentile(total, 0.5):.1f} ms,"
-            f" p99 {percentile(total, 0.99):.1f} ms, max {max(total):.1f} ms"
-        )
-    big = [r for r in rounds if r.offers >= 900]
-    if big:
-        decide = [r.decide_seconds * 1000 for r in big]
-        total = [r.total_seconds * 1000 for r in big]
-        print(
-            f"  rounds of >= 900 offers ({len(big)}): launched {sum(r.launched for r in big)};"
-            f" decide p50 {percentile(decide, 0.5):.1f} ms p99 {percentile(decide, 0.99):.1f} ms;"
-            f" whole p50 {percentile(total, 0.5):.1f} ms p99 {percentile(total, 0.99):.1f} ms"
-        )
+    print_rounds("burst", list(engine.metrics.rounds))
+
+    # A task no agent can take keeps offers coming: rounds that only decline.
+    seen = len(engine.metrics.rounds)
+    (huge,) = [submit_one(environment, "huge", cpus=64)]
+    wait_until(lambda: len(engine.metrics.rounds) >= seen + 5, 120, 0.05)
+    print("2. rounds with nothing that fits (one task too big for any agent):")
+    print_rounds("decline only", list(engine.metrics.rounds)[seen:])
+    task_kill(task=huge)
+
+    seen = len(engine.metrics.rounds)
+    launched_before = engine.metrics.launches.total
+    began = time.monotonic()
+    for n in range(steady // 100):
+        bulk_submit(environment, 100, f"s{n}x")
+        time.sleep(max(0.0, began + (n + 1) * 0.2 - time.monotonic()))
+    wait_until(lambda: engine.metrics.launches.total >= launched_before + steady, 300, 0.05)
+    done = time.monotonic()
+    print(
+        f"3. steady: {steady} tasks submitted at 500/s,"
+        f" all sent {done - began:.1f} s after the first"
+    )
+    print_rounds("steady", [r for r in list(engine.metrics.rounds)[seen:] if r.launched])
+
     stop.set()
     engine.conn.close()
     thread.join(30)
-    framework_id = engine.framework_id
-    if framework_id:
+    if engine.framework_id:
         from cluster.client import MesosError, OperatorClient
 
         with OperatorClient(master) as operator, contextlib.suppress(MesosError):
             # Answered with an empty 200, which the client does not take for JSON.
-            operator.call("TEARDOWN", {"framework_id": {"value": framework_id}})
+            operator.call("TEARDOWN", {"framework_id": {"value": engine.framework_id}})
+
+
+def submit_one(environment: Any, instance: str, cpus: float) -> Any:
+    from cluster.actions import task_submit
+    from cluster.types import CommandSpec, TaskSpec
+
+    spec = TaskSpec(
+        task_id="", name=instance, command=CommandSpec.shell_line("serve"), cpus=cpus, mem=64
+    )
+    return task_submit(
+        owner_kind="bench", owner_id=3, instance=instance, environment=environment, spec=spec
+    )
 
 
 def rss_phase(master: str, tasks: int, work: Path) -> None:
@@ -229,7 +304,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--tasks", type=int, default=10_000)
-    parser.add_argument("--per-round", type=int, default=2000, help="max launches per round")
+    parser.add_argument("--per-round", type=int, default=1000, help="max launches per round")
+    parser.add_argument("--steady", type=int, default=2500, help="tasks in the steady phase")
     parser.add_argument("--skip-rss", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="framework-bench-"))
@@ -242,7 +318,7 @@ def main() -> None:
             f" database {database_url}"
         )
         print(f"at most {args.per_round} launches per offer round")
-        launch_phase(master, args.tasks, args.per_round)
+        launch_phase(master, args.tasks, args.per_round, args.steady)
         if not args.skip_rss:
             rss_phase(master, args.tasks, work)
     finally:

@@ -255,36 +255,40 @@ class DjangoStore:
                 owner_notify(task, previous)
 
     def tasks_mark_launching(self, launches: Sequence[LaunchRecord], framework_id: str) -> set[int]:
+        """1. UPDATE every row on condition that it is still PENDING with desired RUN (a
+           kill or another launcher may have got there first: the row lock decides).
+        2. If every row was updated, all are ours; else ask which ones carry our mark."""
+        if not launches:
+            return set()
         now = timezone.now()
-        with transaction.atomic():
-            claimable: set[int] = set()
-            for chunk in _chunks([launch.pk for launch in launches]):
-                claimable.update(
-                    Task.objects.select_for_update()
-                    .filter(pk__in=chunk, state=Task.PENDING, desired=Desired.RUN)
-                    .values_list("pk", flat=True)
-                )
-            rows = [
-                {
-                    "agent_id": launch.agent_id,
-                    "hostname": launch.hostname,
-                    "agent_url": launch.agent_url,
-                    "ports": list(launch.ports),
-                    "agent_attributes": dict(launch.agent_attributes),
-                    "id": launch.pk,
-                }
-                for launch in launches
-                if launch.pk in claimable
-            ]
-            common = {
-                "state": Task.LAUNCHING,
-                "framework_id": framework_id,
-                "why_not_placed": {},
-                "launched_at": now,
-                "updated_at": now,
+        rows = [
+            {
+                "agent_id": launch.agent_id,
+                "hostname": launch.hostname,
+                "agent_url": launch.agent_url,
+                "ports": list(launch.ports),
+                "agent_attributes": launch.agent_attributes,
+                "id": launch.pk,
             }
-            _update_rows(rows, common=common)
-        return claimable
+            for launch in launches
+        ]
+        common = {
+            "state": Task.LAUNCHING,
+            "framework_id": framework_id,
+            "why_not_placed": {},
+            "launched_at": now,
+            "updated_at": now,
+        }
+        pks = [launch.pk for launch in launches]
+        with transaction.atomic():
+            updated = _update_rows(rows, common=common, where_pending=True, where_run=True)
+            if updated == len(pks):
+                return set(pks)
+            claimed: set[int] = set()
+            for chunk in _chunks(pks):
+                mine = Task.objects.filter(pk__in=chunk, state=Task.LAUNCHING, launched_at=now)
+                claimed.update(mine.values_list("pk", flat=True))
+        return claimed
 
     def tasks_unlaunch(self, pks: Sequence[int]) -> None:
         Task.objects.filter(pk__in=list(pks), state=Task.LAUNCHING).update(
@@ -391,7 +395,8 @@ def _update_rows(
     *,
     common: Mapping[str, Any] | None = None,
     where_pending: bool = False,
-) -> None:
+    where_run: bool = False,
+) -> int:
     """UPDATE many Task rows by id with one executemany. Every row names the same fields;
     `common` holds values shared by all rows, prepared once.
 
@@ -399,7 +404,7 @@ def _update_rows(
     exactly as save() would write them on this database; plain text and numbers need none.
     """
     if not rows:
-        return
+        return 0
     db = connections[DEFAULT_DB_ALIAS]
     shared = {name: _prepare(_concrete(name), value, db) for name, value in (common or {}).items()}
     names = [name for name in rows[0] if name != "id"]
@@ -408,15 +413,28 @@ def _update_rows(
     columns = [*(_concrete(n) for n in shared), *fields]
     assignments = ", ".join(f"{quote(f.column or f.name)} = %s" for f in columns)
     sql = f"UPDATE {quote(Task._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
-    tail: list[Any] = [Task.PENDING] if where_pending else []
+    tail: list[Any] = []
     if where_pending:
         sql += f" AND {quote('state')} = %s"
+        tail.append(Task.PENDING)
+    if where_run:
+        sql += f" AND {quote('desired')} = %s"
+        tail.append(Desired.RUN.value)
     head = list(shared.values())
-    params = [
-        [*head, *(_prepare(f, row[f.name], db) for f in fields), row["id"], *tail] for row in rows
-    ]
+    # One agent's attributes are one dict for all its tasks: prepared (serialised) once.
+    memo: dict[int, Any] = {}
+
+    def prepare(field: Field[Any, Any], value: Any) -> Any:
+        if not isinstance(value, dict):
+            return _prepare(field, value, db)
+        if id(value) not in memo:
+            memo[id(value)] = _prepare(field, value, db)
+        return memo[id(value)]
+
+    params = [[*head, *(prepare(f, row[f.name]) for f in fields), row["id"], *tail] for row in rows]
     with db.cursor() as cursor:
         cursor.executemany(sql, params)
+        return int(cursor.rowcount)
 
 
 def _prepare(field: Field[Any, Any], value: Any, db: BaseDatabaseWrapper) -> Any:

@@ -17,7 +17,7 @@ import base64
 import contextlib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -51,9 +51,16 @@ class Pipeline:
             auth = f"Authorization: Basic {token.decode('ascii')}\r\n"
         self._auth = auth
 
-    def post(self, path: str, bodies: Sequence[bytes], headers: dict[str, str]) -> list[Answer]:
-        """POST every body in order; the answers in the same order. Raises
-        MesosUnreachable if the connection fails (some calls may have been applied)."""
+    def post(
+        self,
+        path: str,
+        bodies: Sequence[bytes],
+        headers: dict[str, str],
+        written: Callable[[], None] | None = None,
+    ) -> list[Answer]:
+        """POST every body in order; the answers in the same order. `written` is called
+        once the last request is on the wire. Raises MesosUnreachable if the connection
+        fails (some calls may have been applied)."""
         answers: list[Answer] = []
         try:
             sock = self._connect()
@@ -61,6 +68,8 @@ class Pipeline:
             for start in range(0, len(bodies), WINDOW):
                 window = bodies[start : start + WINDOW]
                 sock.sendall(b"".join(head % len(body) + body for body in window))
+                if written is not None and start + WINDOW >= len(bodies):
+                    written()
                 answers.extend(self._answer() for _ in window)
         except (OSError, ValueError) as error:
             self.close()

@@ -274,10 +274,13 @@ class SchedulerConnection:
         if response.status_code not in (200, 202):
             raise error_for(response, url, str(call.get("type")))
 
-    def send_many(self, calls: Sequence[Json]) -> list[MesosHttpError | None]:
+    def send_many(
+        self, calls: Sequence[Json], written: Callable[[], None] | None = None
+    ) -> list[MesosHttpError | None]:
         """Calls in order, pipelined on one keep-alive connection (cluster.client.pipeline):
         per call None when accepted, else its error (a 307 too: the caller falls back to
-        send()). Raises MesosUnreachable when the connection fails part-way."""
+        send()). `written` is called once every call is on the wire. Raises
+        MesosUnreachable when the connection fails part-way."""
         if self._closing.is_set():
             raise ConnectionClosed()
         with self._state_lock:
@@ -292,7 +295,7 @@ class SchedulerConnection:
                 if pipeline is not None:
                     pipeline.close()
                 pipeline = self._pipeline = Pipeline(leader, self._options)
-            answers = pipeline.post(SCHEDULER_PATH, bodies, headers)
+            answers = pipeline.post(SCHEDULER_PATH, bodies, headers, written)
         url = leader + SCHEDULER_PATH
         return [
             None

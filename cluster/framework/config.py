@@ -70,7 +70,7 @@ class EngineOptions:
     # Tasks considered per offer round, and launched at most: bounds a round's latency (and
     # the time updates wait behind it); the rest go with the next offers.
     pending_batch: int = 20_000
-    max_launches_per_round: int = 2_000
+    max_launches_per_round: int = 1_000
     kill_retry_seconds: float = 30.0
     # A LAUNCHING task with no update after this long is reconciled.
     launch_timeout: float = 60.0

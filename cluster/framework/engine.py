@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from cluster.backoff import backoff_delay
-from cluster.client import MesosError, SchedulerConnection, SubscribeRejected
+from cluster.client import ConnectionClosed, MesosError, SchedulerConnection, SubscribeRejected
 from cluster.framework.config import ClusterConfig, EngineOptions
 from cluster.framework.demand import Demand
 from cluster.framework.launching import Launcher
@@ -108,6 +108,10 @@ class ClusterEngine:
                 try:
                     did = self.run_once()
                     failures = 0
+                except ConnectionClosed:
+                    if stop.is_set():
+                        break  # closed by whoever stopped us, in the middle of a step
+                    raise
                 except Exception:
                     failures += 1
                     logger.exception("Framework step failed for %s", self.config.key)

@@ -76,6 +76,10 @@ class _Round:
     offers: dict[str, Offer]
     answered: set[str] = field(default_factory=set)
     launched: int = 0
+    sent: float | None = None
+
+    def mark_sent(self, now: float) -> None:
+        self.sent = now
 
 
 class Launcher:
@@ -139,9 +143,15 @@ class Launcher:
             if left:
                 self._decline(current, left, self.options.refuse_seconds, roles)
             done = self.clock()
+            sent = current.sent if current.sent is not None else done
             self.metrics.rounds.append(
                 OfferRound(
-                    started, len(offers), current.launched, decided - started, done - started
+                    started,
+                    len(offers),
+                    current.launched,
+                    decided - started,
+                    sent - started,
+                    done - started,
                 )
             )
 
@@ -250,7 +260,9 @@ class Launcher:
             current.answered.update(accept.offer_ids)
         errors: list[MesosError | None]
         try:
-            errors = list(self.conn.send_many(calls))
+            errors = list(
+                self.conn.send_many(calls, written=lambda: current.mark_sent(self.clock()))
+            )
         except _NOT_APPLIED as failure:
             errors = [failure] * len(batch)
         except MesosError as failure:

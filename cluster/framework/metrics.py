@@ -42,7 +42,8 @@ class OfferRound:
     offers: int
     launched: int
     decide_seconds: float  # offers in hand -> launches committed, TaskInfos built
-    total_seconds: float  # ... -> every ACCEPT and DECLINE sent
+    sent_seconds: float  # ... -> every ACCEPT written to the master
+    total_seconds: float  # ... -> every ACCEPT and DECLINE answered
 
 
 @dataclass

@@ -73,8 +73,10 @@ def offer_attributes(offer: Offer) -> dict[str, str]:
 def placement_offer(offer: Offer) -> PlacementOffer:
     """What a plain task may use of the offer: unreserved resources only, because a
     TaskInfo asking for unreserved cpus cannot be satisfied from reserved ones."""
-    usable = [r for r in offer.resources if not r.is_reserved]
-    totals = ResourceTotals.of(usable)
+    if any(r.reservations or r.role not in (None, "*") for r in offer.resources):
+        totals = ResourceTotals.of(r for r in offer.resources if not r.is_reserved)
+    else:
+        totals = offer.totals  # all unreserved: already summed when the offer was parsed
     return PlacementOffer(
         offer_id=offer.id,
         agent_id=offer.agent_id,

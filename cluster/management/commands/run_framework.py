@@ -9,6 +9,7 @@ standby takes over at once.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         add("--poll", type=float, default=0.5, help="look for new work and kills every (s)")
         add("--refuse-seconds", type=float, default=5.0, help="DECLINE filter while work waits")
         add("--idle-refuse-seconds", type=float, default=120.0, help="DECLINE filter when idle")
-        add("--max-launches", type=int, default=2000, help="launches per offer round at most")
+        add("--max-launches", type=int, default=1000, help="launches per offer round at most")
         add("--kill-retry", type=float, default=30.0, help="re-send a KILL after (s)")
         add("--launch-timeout", type=float, default=60.0, help="reconcile silent launches after")
         add("--reconcile-retry", type=float, default=5.0, help="first reconcile retry (s)")
@@ -55,6 +56,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # One line per scheduler call would drown what matters (thousands a second).
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        # Django and the imported code are here for good: keep the cycle collector from
+        # walking them again and again (tens of ms) in the middle of offer rounds.
+        gc.freeze()
         self.stop = threading.Event()
         self._install_signals()
         self.holder = (
