@@ -119,6 +119,13 @@ class Tally(dict[str | None, int]):
         return self._anchor
 
 
+def _operator(text: object) -> Operator:
+    try:
+        return Operator(str(text).strip().upper())
+    except ValueError:
+        raise ConstraintError([f"unknown operator {text!r}: must be one of {_OPERATORS}"]) from None
+
+
 def _anchor_rank(value: str | None, count: int) -> tuple[int, bool, str]:
     return -count, value is None, value or ""
 
@@ -170,6 +177,8 @@ class Constraint:
     _hash: int = dataclasses.field(default=0, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.operator, Operator):
+            object.__setattr__(self, "operator", _operator(self.operator))
         problem = _field_problem(self.field) or _value_problem(self.operator, self.value)
         if problem:
             raise ConstraintError([problem])
@@ -279,13 +288,7 @@ def parse_constraint(spec: object) -> Constraint:
     if isinstance(parts, str):
         raise ConstraintError([parts])
     name, op_text, value = parts
-    try:
-        operator = Operator(op_text.strip().upper())
-    except ValueError:
-        raise ConstraintError(
-            [f"unknown operator {op_text!r}: must be one of {_OPERATORS}"]
-        ) from None
-    return Constraint(name.strip(), operator, value)
+    return Constraint(name.strip(), _operator(op_text), value)
 
 
 def parse_constraints(specs: object) -> tuple[Constraint, ...]:

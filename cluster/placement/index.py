@@ -97,14 +97,6 @@ class Offers:
             or self.nports[i] < floor[4]
         )
 
-    def take(self, i: int, need: Need, count: int) -> None:
-        """Subtract `count` times a shape's needs from offer i."""
-        self.cpu[i] -= need[0] * count
-        self.mem[i] -= need[1] * count
-        self.disk[i] -= need[2] * count
-        self.gpu[i] -= need[3] * count
-        self.nports[i] -= need[4] * count
-
     def checkin(self, ranked: list[Key], i: int, floor: Need) -> int:
         """Put offer i back into its role's order after a change; its position, or -1."""
         cpu, mem, disk, gpu = self.cpu[i], self.mem[i], self.disk[i], self.gpu[i]

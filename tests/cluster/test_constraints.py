@@ -95,6 +95,9 @@ def test_it_rejects_bad_specs_with_a_message_saying_what_is_wrong(
 def test_it_rejects_a_bad_constraint_built_directly() -> None:
     with pytest.raises(ConstraintError, match="MAX_PER needs a positive integer"):
         Constraint("rack", Operator.MAX_PER, "x")
+    with pytest.raises(ConstraintError, match="unknown operator 'NEAR'"):
+        Constraint("rack", "NEAR")  # type: ignore[arg-type]
+    assert Constraint("rack", "unique").operator is Operator.UNIQUE  # type: ignore[arg-type]
 
 
 def test_it_lists_every_bad_spec_with_its_position() -> None:
