@@ -769,7 +769,7 @@ def _check(offers, pending, running, overhead, max_launches=None) -> Placement: 
     return placement
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(offers_st(), tasks_st(), running_st, st.sampled_from([NO_OVERHEAD, COMMAND_EXECUTOR]))
 def test_placements_never_overcommit_break_constraints_or_cross_roles(
     offers: list[PlacementOffer],
@@ -781,7 +781,7 @@ def test_placements_never_overcommit_break_constraints_or_cross_roles(
     _check(offers, pending, running, overhead)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(offers_st(), tasks_st(), running_st, st.integers(1, 12))
 def test_a_launch_limit_stops_the_same_decision_early(
     offers: list[PlacementOffer],
