@@ -146,7 +146,7 @@ class FrameworkRecord(models.Model):
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     suppressed = models.BooleanField(default=False)
-    # Rolling counters the dashboard shows; see cluster.store.record_metrics.
+    # Rolling counters the dashboard shows; the keys are listed in cluster.store.
     metrics = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -92,7 +92,10 @@ def test_one_replica_is_active_and_the_standby_takes_over_when_it_is_killed(
     finally:
         for process in processes:
             process.kill()
-        teardown_framework(devcluster.url, str(FrameworkRecord.objects.get(cluster_key=devcluster.url).framework_id))
+        teardown_framework(
+            devcluster.url,
+            str(FrameworkRecord.objects.get(cluster_key=devcluster.url).framework_id),
+        )
 
 
 def test_sigterm_stops_cleanly_and_leaves_tasks_running_for_the_next_leader(
@@ -113,7 +116,10 @@ def test_sigterm_stops_cleanly_and_leaves_tasks_running_for_the_next_leader(
 
     with FrameworkProcess(shared_db, tmp_path / "second.log"):
         wait_for("the next leader", lambda: connected_record(devcluster))
-        assert FrameworkRecord.objects.get(cluster_key=devcluster.url).framework_id == record.framework_id
+        assert (
+            FrameworkRecord.objects.get(cluster_key=devcluster.url).framework_id
+            == record.framework_id
+        )
         wait_for(
             "a reconciliation",
             lambda: task.statuses.filter(reason="REASON_RECONCILIATION").exists(),
@@ -165,7 +171,9 @@ def test_killing_the_process_in_the_middle_of_launching_loses_and_doubles_nothin
             # Recorded as launching but never sent: Mesos never ran it; the owner decides.
             assert ended[task.mesos_task_id] == TaskState.GONE.value
             assert lines == []
-    teardown_framework(devcluster.url, FrameworkRecord.objects.get(cluster_key=devcluster.url).framework_id)
+    teardown_framework(
+        devcluster.url, FrameworkRecord.objects.get(cluster_key=devcluster.url).framework_id
+    )
 
 
 def test_an_unreachable_master_is_retried_and_the_error_is_recorded(
@@ -184,4 +192,3 @@ def test_an_unreachable_master_is_retried_and_the_error_is_recorded(
         assert process.terminate() == 0
     assert "cannot reach http://127.0.0.1:9" in record.last_error
     assert not record.connected
-
