@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/framework_bench.py [--agents 1000] [--tasks 10000] [--skip-rss]
 
-Runs against a real `python -m devcluster` (simulated agents: no processes) and a SQLite
-file database (DATABASE_URL is honoured, so PostgreSQL works too). Prints:
+Runs against a real `python -m devcluster` (simulated agents: no processes) and a fresh
+SQLite file. DATABASE_URL is honoured (PostgreSQL works too), but it must name a database
+the benchmark may empty: it deletes every task and environment in it. Prints:
 
 1. submission: task_submit calls per second;
 2. launching, with the engine in this process: tasks launched per second counted to the
@@ -71,8 +72,11 @@ def setup_django(database_url: str) -> None:
 
 
 def make_environment(master: str) -> Any:
+    from cluster.models import FrameworkRecord, Task
     from portal.models import Environment
 
+    Task.objects.all().delete()
+    FrameworkRecord.objects.all().delete()
     Environment.objects.all().delete()
     return Environment.objects.create(
         name="bench", slug="bench", mesos_role="bench", master_urls=master

@@ -22,6 +22,7 @@ from cluster.framework import ClusterEngine
 from cluster.models import FrameworkRecord, Task
 from cluster.owners import _handlers, owner_register
 from cluster.states import TaskState
+from cluster.store import cluster_configs
 from cluster.types import CommandSpec, TaskSpec
 from portal import crypto
 from portal.models import ConfigValue, Environment
@@ -312,3 +313,28 @@ def test_an_update_that_could_not_be_stored_is_not_acknowledged_and_comes_again(
     assert flaky.refused == ["TASK_STARTING"]
     trail = list(task.statuses.values_list("state", flat=True))
     assert trail == ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]
+
+
+def test_an_attribute_constraint_keeps_a_group_on_matching_agents(
+    engine: ClusterEngine, dev: Environment
+) -> None:
+    tasks = [submit(dev, "true", group="batch", constraints=["rack:IS:r2"]) for _ in range(3)]
+
+    finished = [wait_state(task, FINISHED) for task in tasks]
+
+    assert {t.agent_attributes["rack"] for t in finished} == {"r2"}
+    assert len({t.hostname for t in finished}) == 1
+
+
+def test_a_new_environment_on_the_cluster_adds_its_role_to_the_subscription(
+    engine: ClusterEngine, dev: Environment, cluster: DevCluster
+) -> None:
+    qa = Environment.objects.create(name="qa", slug="qa", mesos_role="qa", master_urls=cluster.url)
+    (config,) = [c for c in cluster_configs() if c.key == engine.config.key]
+
+    engine.new_config = config
+
+    wait_for("the new role", lambda: engine.config.roles == ("dev", "qa"))
+    task = wait_state(submit(qa, "echo in qa"), FINISHED)
+    assert task.role == "qa"
+    assert sandbox(task) == "in qa\n"
