@@ -33,7 +33,7 @@ from cluster.framework.offers import (
 )
 from cluster.framework.storage import EngineStore, LaunchRecord, PendingWork
 from cluster.framework.taskinfo import TaskInfoTemplate, needs_own_build
-from cluster.placement import PendingTask, RunningOn
+from cluster.placement import PendingTask, PlacementSpec, RunningOn
 from cluster.translate import accept_call, launch_operation, task_info
 from cluster.translate.calls import Json
 from cluster.types import Offer
@@ -102,7 +102,7 @@ class Launcher:
         self.clock = clock
         self._cache: dict[int, PendingWork] = {}
         self._placed: dict[int, PendingTask] = {}
-        self._shapes: dict[tuple[object, ...], object] = {}
+        self._shapes: dict[tuple[object, ...], PlacementSpec] = {}
         self._why_not: dict[int, dict[str, int]] = {}
         self._why_not_dirty = False
         self._why_not_at = 0.0

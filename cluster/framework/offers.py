@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from cluster.constraints import HOSTNAME, REGION_FIELD, ZONE_FIELD, format_scalar
 from cluster.framework.storage import PendingWork
-from cluster.placement import PendingTask, PlacementOffer, RunningOn, place_tasks
+from cluster.placement import PendingTask, PlacementOffer, PlacementSpec, RunningOn, place_tasks
 from cluster.types import (
     Attribute,
     DockerContainer,
@@ -114,7 +114,7 @@ def plan_round(
             logger.warning("Declining offer %s: %s", offer.id, error)
             broken.append(offer.id)
     if placed is None:
-        shapes: dict[tuple[object, ...], object] = {}
+        shapes: dict[tuple[object, ...], PlacementSpec] = {}
         tasks = [w.placement(shapes) for w in work]
     else:
         tasks = [placed[w.pk] for w in work]

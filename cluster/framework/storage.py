@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from cluster import placement as _placement
 from cluster.constraints import Constraint
 from cluster.framework.config import ClusterConfig
-from cluster.placement import PendingTask, RunningOn
+from cluster.placement import PendingTask, PlacementSpec, RunningOn
 from cluster.types import TaskSpec, TaskStatus
-
-_PlacementSpec: Any = getattr(_placement, "PlacementSpec", None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,27 +34,27 @@ class PendingWork:
     # Owner and environment, put on the TaskInfo as labels.
     labels: Mapping[str, str] = field(default_factory=dict)
 
-    def placement(self, shapes: dict[tuple[object, ...], Any] | None = None) -> PendingTask:
+    def placement(
+        self, shapes: dict[tuple[object, ...], PlacementSpec] | None = None
+    ) -> PendingTask:
         """The task as placement sees it. Tasks with the same needs share one spec object
         (interned in `shapes`): the decision folds tasks by it and recognises an identical
         object without hashing it."""
         spec = self.spec
-        needs = {
-            "group": self.group,
-            "role": self.role,
-            "cpus": spec.cpus,
-            "mem": spec.mem,
-            "disk": spec.disk,
-            "gpus": spec.gpus,
-            "host_ports": spec.ports,
-            "constraints": self.constraints,
-        }
-        if _PlacementSpec is None:  # the placement API before specs were shared
-            return PendingTask(task_id=self.task_id, order=self.pk, **needs)  # type: ignore[arg-type]
-        key = tuple(needs.values())
+        key = (self.group, self.role, spec.cpus, spec.mem, spec.disk, spec.gpus, spec.ports,
+               self.constraints)  # fmt: skip
         shape = None if shapes is None else shapes.get(key)
         if shape is None:
-            shape = _PlacementSpec(**needs)
+            shape = PlacementSpec(
+                group=self.group,
+                role=self.role,
+                cpus=spec.cpus,
+                mem=spec.mem,
+                disk=spec.disk,
+                gpus=spec.gpus,
+                host_ports=spec.ports,
+                constraints=self.constraints,
+            )
             if shapes is not None:
                 shapes[key] = shape
         return PendingTask(task_id=self.task_id, spec=shape, order=self.pk)
