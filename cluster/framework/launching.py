@@ -74,8 +74,10 @@ class _InfoBuilder:
 @dataclass
 class _Round:
     offers: dict[str, Offer]
+    started: float
     answered: set[str] = field(default_factory=set)
     launched: int = 0
+    decided: float | None = None
     sent: float | None = None
 
     def mark_sent(self, now: float) -> None:
@@ -111,49 +113,53 @@ class Launcher:
 
     def handle(self, offers: Sequence[Offer], framework_id: str) -> None:
         started = self.clock()
-        current = _Round({offer.id: offer for offer in offers})
+        current = _Round({offer.id: offer for offer in offers}, started=started)
         roles = sorted({offer.allocation_role or "*" for offer in offers})
         self.metrics.offers_received.add(len(offers), time.time())
-        decided = started
         try:
-            work = self._pending(roles)
-            if not work:
-                self._decline(
-                    current, list(current.offers), self.options.idle_refuse_seconds, roles
-                )
-                return
-            running = self._running(work)
-            plan = plan_round(
-                list(current.offers.values()),
-                work,
-                running,
-                self._placed,
-                self.options.max_launches_per_round,
-            )
-            self._remember_why_not(plan.why_not)
-            infos, records = self._build(plan, current)
-            marked = self.store.tasks_mark_launching(records, framework_id) if records else set()
-            decided = self.clock()
-            refuse = self._refuse_seconds(plan, len(work))
-            self._accept_all(current, plan, infos, marked, refuse, framework_id)
-            self._decline(current, list(plan.declines), refuse, roles)
+            self._decide_and_send(current, roles, framework_id)
         finally:
             # Whatever failed above, no offer stays with us unanswered.
             left = [offer_id for offer_id in current.offers if offer_id not in current.answered]
             if left:
                 self._decline(current, left, self.options.refuse_seconds, roles)
-            done = self.clock()
-            sent = current.sent if current.sent is not None else done
-            self.metrics.rounds.append(
-                OfferRound(
-                    started,
-                    len(offers),
-                    current.launched,
-                    decided - started,
-                    sent - started,
-                    done - started,
-                )
+            self._measure(current)
+
+    def _decide_and_send(self, current: _Round, roles: Sequence[str], framework_id: str) -> None:
+        work = self._pending(roles)
+        if not work:
+            self._decline(current, list(current.offers), self.options.idle_refuse_seconds, roles)
+            return
+        plan = plan_round(
+            list(current.offers.values()),
+            work,
+            self._running(work),
+            self._placed,
+            self.options.max_launches_per_round,
+        )
+        self._remember_why_not(plan.why_not)
+        infos, records = self._build(plan, current)
+        marked = self.store.tasks_mark_launching(records, framework_id) if records else set()
+        current.decided = self.clock()
+        refuse = self._refuse_seconds(plan, len(work))
+        self._accept_all(current, plan, infos, marked, refuse, framework_id)
+        self._decline(current, list(plan.declines), refuse, roles)
+
+    def _measure(self, current: _Round) -> None:
+        done = self.clock()
+        decided = current.decided if current.decided is not None else done
+        sent = current.sent if current.sent is not None else done
+        start = current.started
+        self.metrics.rounds.append(
+            OfferRound(
+                start,
+                len(current.offers),
+                current.launched,
+                decided - start,
+                sent - start,
+                done - start,
             )
+        )
 
     def _refuse_seconds(self, plan: RoundPlan, loaded: int) -> float:
         if plan.capped:
