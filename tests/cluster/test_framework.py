@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from cluster.actions import task_kill, task_submit
@@ -269,8 +268,7 @@ def test_malformed_and_unknown_events_are_logged_and_survived(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="cluster")
     for body in (b"{not json", b'{"type":"FROM_THE_FUTURE","from_the_future":{}}', b'{"type":7}'):
-        url = f"{cluster.url}/devcluster/frameworks/{engine.framework_id}/inject"
-        assert httpx.post(url, content=body, timeout=10).status_code == 200
+        cluster.inject_record(str(engine.framework_id), body)
 
     wait_for(
         "the warnings",
