@@ -16,6 +16,20 @@ from typing import Any, Protocol
 
 Json = dict[str, Any]
 
+# Mesos's isTerminalState(): the agent frees a task's resources on these.
+TERMINAL_STATES = frozenset(
+    {
+        "TASK_FINISHED",
+        "TASK_FAILED",
+        "TASK_KILLED",
+        "TASK_LOST",
+        "TASK_ERROR",
+        "TASK_DROPPED",
+        "TASK_GONE",
+        "TASK_GONE_BY_OPERATOR",
+    }
+)
+
 
 @dataclass(frozen=True)
 class AgentConfig:

@@ -15,7 +15,7 @@ from devcluster.agent.executor import CommandRunner
 from devcluster.agent.health import HealthChecker
 from devcluster.agent.sandbox import DiskSandbox, attach_paths, create_sandbox, memory_sandbox
 from devcluster.agent.simulated import SimulatedRunner
-from devcluster.agent.status_stream import TERMINAL_STATES, RetryQueue, StatusStream
+from devcluster.agent.status_stream import RetryQueue, StatusStream
 from devcluster.agent.task import (
     EXECUTOR_CPUS,
     EXECUTOR_MEM_MB,
@@ -23,7 +23,7 @@ from devcluster.agent.task import (
     TaskRecord,
     kill_grace_seconds,
 )
-from devcluster.interfaces import AgentConfig, Json, LaunchedTask, StatusSink
+from devcluster.interfaces import TERMINAL_STATES, AgentConfig, Json, LaunchedTask, StatusSink
 
 log = logging.getLogger(__name__)
 

@@ -23,19 +23,6 @@ log = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 600.0
 
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_LOST",
-        "TASK_ERROR",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
-
 
 def new_uuid() -> str:
     """16 random bytes, base64: the 24-character form the transcripts show. They only

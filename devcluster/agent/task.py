@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from devcluster.agent.status_stream import TERMINAL_STATES, StatusStream, new_uuid
-from devcluster.interfaces import Json, LaunchedTask
+from devcluster.agent.status_stream import StatusStream, new_uuid
+from devcluster.interfaces import TERMINAL_STATES, Json, LaunchedTask
 
 if TYPE_CHECKING:
     from devcluster.agent.sandbox import SandboxView

@@ -10,22 +10,10 @@ import json
 import time
 from typing import Any
 
-from devcluster.interfaces import Json
+from devcluster.interfaces import TERMINAL_STATES, Json
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=True)
 
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_LOST",
-        "TASK_ERROR",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
 
 # Frameworks without PARTITION_AWARE see TASK_LOST in place of each of these.
 PARTITION_AWARE_STATES = frozenset(
