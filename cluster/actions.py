@@ -94,6 +94,11 @@ def task_submit(
     return task
 
 
+def task_spec_check(*, spec: TaskSpec) -> None:
+    """Refuse a spec the master would refuse, before anything is stored or sent."""
+    _check_launchable("check", spec)
+
+
 def _check_launchable(task_id: str, spec: TaskSpec) -> None:
     """Build the TaskInfo it would get, with made-up ports and no configuration."""
     try:

@@ -110,6 +110,17 @@ def test_a_task_mesos_would_refuse_is_refused_with_the_reason(framework: Cluster
         CommandError, match="the task was refused: cpus must be a finite number >= 0"
     ):
         run_task("--env", "dev", "--cpus", "-1", "--", "true")
+    assert not Task.objects.exists()
+
+
+def test_bad_input_is_refused_even_when_no_framework_runs(db: None) -> None:
+    # Earlier transactional tests flush the data migration's environments.
+    Environment.objects.update_or_create(slug="dev", defaults={"name": "dev", "mesos_role": "dev"})
+    with pytest.raises(
+        CommandError, match="the task was refused: cpus must be a finite number >= 0"
+    ):
+        run_task("--env", "dev", "--cpus", "-1", "--", "true")
+    assert not Task.objects.exists()
 
 
 def test_the_real_command_line_exits_with_the_tasks_exit_code(

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cluster.actions import TaskRejected, task_kill, task_submit
+from cluster.actions import TaskRejected, task_kill, task_spec_check, task_submit
 from cluster.client import AgentClient, MesosError
 from cluster.framework import cluster_key_for
 from cluster.leader import FRAMEWORK_LEASE, lease_holder
@@ -43,8 +43,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         environment = _environment(options["env"])
         team = _team(options["team"])
+        spec = self._spec(options)
+        # Bad input is refused first, whether or not a framework is running.
+        try:
+            task_spec_check(spec=spec)
+        except TaskRejected as error:
+            raise CommandError(f"the task was refused: {error}") from None
         _require_framework(environment)
-        task = self._submit(environment, team, options)
+        task = self._submit(environment, team, spec)
         self.stdout.write(f"{task.mesos_task_id} submitted to {environment.slug}")
         task = self._follow(task, options["timeout"])
         self._print_output(task)
@@ -52,11 +58,11 @@ class Command(BaseCommand):
         if code:
             sys.exit(code)
 
-    def _submit(self, environment: Environment, team: Team | None, options: dict[str, Any]) -> Task:
+    def _spec(self, options: dict[str, Any]) -> TaskSpec:
         words = options["command"]
         # One argument is a shell line as typed; several are quoted back into one.
         line = words[0] if len(words) == 1 else shlex.join(words)
-        spec = TaskSpec(
+        return TaskSpec(
             task_id="",
             name=f"run_task: {line}"[:200],
             command=CommandSpec.shell_line(line),
@@ -65,6 +71,8 @@ class Command(BaseCommand):
             disk=options["disk"],
             ports=(0,) * max(options["ports"], 0),
         )
+
+    def _submit(self, environment: Environment, team: Team | None, spec: TaskSpec) -> Task:
         try:
             return task_submit(
                 owner_kind="adhoc",
