@@ -252,11 +252,19 @@ def test_offers_are_suppressed_when_idle_and_revived_when_work_appears(
 
     assert task.exit_code == 0
     wait_for("suppression again", lambda: "dev" in engine.demand.suppressed)
+    # The record was already suppressed before the launch: wait for the flush that counts it.
     record = wait_for(
         "the dashboard record",
-        lambda: FrameworkRecord.objects.filter(
-            cluster_key=engine.config.key, suppressed=True
-        ).first(),
+        lambda: next(
+            (
+                r
+                for r in FrameworkRecord.objects.filter(
+                    cluster_key=engine.config.key, suppressed=True
+                )
+                if r.metrics.get("launches_total", 0) >= 1
+            ),
+            None,
+        ),
     )
     assert record.connected
     assert record.framework_id == engine.framework_id
