@@ -7,13 +7,19 @@ operator API), so Berth never needs the agent's work_dir to find a sandbox.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
 from cluster.client.errors import InvalidResponse, SandboxFileNotFound
-from cluster.client.http import HttpOptions, decode_json, error_for, normalize_base_url, send
+from cluster.client.http import (
+    Closing,
+    HttpOptions,
+    decode_json,
+    error_for,
+    normalize_base_url,
+    send,
+)
 from cluster.translate import PayloadError
 from cluster.translate import operator as parse
 from cluster.types import (
@@ -38,7 +44,7 @@ def sandbox_path(framework_id: str, executor_id: str, name: str = "") -> str:
     return f"{path}/{name.lstrip('/')}" if name else path
 
 
-class AgentClient:
+class AgentClient(Closing):
     def __init__(self, base_url: str, *, options: HttpOptions | None = None) -> None:
         self.base_url = normalize_base_url(base_url)
         self._options = options or HttpOptions()
@@ -147,14 +153,3 @@ class AgentClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> AgentClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

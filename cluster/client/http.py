@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -142,3 +143,21 @@ def decode_json(response: httpx.Response, url: str) -> Any:
 
 def error_for(response: httpx.Response, url: str, call: str | None = None) -> MesosHttpError:
     return MesosHttpError(response.status_code, response.text, url, call)
+
+
+class Closing:
+    """`with Client(...) as client:` closes the client's connections on the way out."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

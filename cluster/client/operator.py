@@ -7,7 +7,6 @@ tried in turn; a follower's 307 is followed to the leader, which is remembered.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -15,6 +14,7 @@ import httpx
 from cluster.client.errors import InvalidResponse, MesosError, MesosUnreachable, TooManyRedirects
 from cluster.client.http import (
     JSON_HEADERS,
+    Closing,
     HttpOptions,
     base_of,
     decode_json,
@@ -40,7 +40,7 @@ OPERATOR_PATH = "/api/v1"
 T = TypeVar("T")
 
 
-class OperatorClient:
+class OperatorClient(Closing):
     def __init__(
         self,
         masters: str | Sequence[str],
@@ -162,14 +162,3 @@ class OperatorClient:
 
     def close(self) -> None:
         self._http.close()
-
-    def __enter__(self) -> OperatorClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

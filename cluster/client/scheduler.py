@@ -20,7 +20,6 @@ import queue
 import random
 import threading
 from collections.abc import Callable, Sequence
-from types import TracebackType
 
 from cluster.backoff import DEFAULT_BASE_SECONDS, DEFAULT_CAP_SECONDS, backoff_delay
 from cluster.client.errors import (
@@ -36,6 +35,7 @@ from cluster.client.errors import (
 )
 from cluster.client.http import (
     JSON_HEADERS,
+    Closing,
     HttpOptions,
     base_of,
     encode_json,
@@ -71,7 +71,7 @@ def _retryable(exc: MesosHttpError) -> bool:
     return exc.status >= 500
 
 
-class SchedulerConnection:
+class SchedulerConnection(Closing):
     def __init__(
         self,
         masters: str | Sequence[str],
@@ -408,14 +408,3 @@ class SchedulerConnection:
         with self._call_lock:
             if self._pipeline is not None:
                 self._pipeline.close()
-
-    def __enter__(self) -> SchedulerConnection:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
