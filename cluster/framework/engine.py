@@ -7,7 +7,6 @@ Nothing here imports Django: the store is injected.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -21,6 +20,7 @@ from cluster.framework.demand import Demand
 from cluster.framework.events import EventHandlers
 from cluster.framework.launching import Launcher
 from cluster.framework.metrics import EngineMetrics
+from cluster.framework.nudge import WakeQueue
 from cluster.framework.reconcile import Reconciler
 from cluster.framework.storage import EngineStore
 from cluster.types import Event
@@ -44,9 +44,13 @@ class ClusterEngine(EventHandlers):
         self.store = store
         self.options = options = options or EngineOptions()
         self.clock = clock
+        # nudge() can end the idle wait as an event does (see WakeQueue).
+        self._events: WakeQueue[Event] = WakeQueue()
+        self._nudged = threading.Event()
         self.conn = SchedulerConnection(
             list(config.masters),
             options=config.http_options(request_timeout=options.request_timeout),
+            events=self._events,
             heartbeat_misses=options.heartbeat_misses,
             backoff_base=options.backoff_base,
             backoff_cap=options.backoff_cap,
@@ -117,11 +121,24 @@ class ClusterEngine(EventHandlers):
         return did
 
     def wait(self, timeout: float) -> None:
-        """Sleep until an event arrives (kept for the next step) or `timeout` passes."""
-        if self._stashed:
+        """Sleep until an event arrives (kept for the next step), a nudge, or `timeout`."""
+        if self._stashed or self._nudged.is_set():
             return
-        with contextlib.suppress(queue.Empty):
-            self._stashed.append(self.conn.events.get(timeout=timeout))
+        event = self._events.get_or_wake(timeout)
+        if event is not None:
+            self._stashed.append(event)
+
+    def nudge(self) -> None:
+        """From any thread: new work or a kill is waiting; look now, not at the next poll."""
+        self._nudged.set()
+        self._events.wake()
+
+    def _take_nudge(self) -> None:
+        # Either step may see it first; both become due, and a nudge arriving after the
+        # clear is kept for the next round (the reads below come after it).
+        if self._nudged.is_set():
+            self._nudged.clear()
+            self._next_kill_check = self._next_poll = 0.0
 
     def close(self) -> None:
         """Leave the subscription without TEARDOWN: tasks keep running and the next
@@ -226,6 +243,7 @@ class ClusterEngine(EventHandlers):
         return events
 
     def step_kills(self) -> bool:
+        self._take_nudge()
         now = self.clock()
         if now < self._next_kill_check:
             return False
@@ -248,6 +266,7 @@ class ClusterEngine(EventHandlers):
         return did
 
     def step_demand(self) -> bool:
+        self._take_nudge()
         now = self.clock()
         if now < self._next_poll:
             return False
