@@ -3,6 +3,8 @@
 Nothing here talks to Mesos (STYLE rule 16): a submitted task waits as PENDING until the
 framework process finds an offer for it, and a kill sets desired=KILL for the framework
 to carry out. Both are idempotent, so a retried decision cannot launch or kill twice.
+Each change also nudges the framework once it is committed (cluster.nudge), so it acts
+at once rather than at its next poll.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cluster.framework.offers import launch_spec
 from cluster.framework.storage import PendingWork
 from cluster.framework.taskinfo import stand_in_ports
 from cluster.models import Desired, Task
+from cluster.nudge import nudge
 from cluster.spec import spec_dump
 from cluster.store import kill_pending
 from cluster.translate import InvalidTaskSpec, task_info, validate_task_id
@@ -90,7 +93,9 @@ def task_submit(
         "cluster_key": cluster_key,
     }
     with transaction.atomic():
-        task, _ = Task.objects.get_or_create(mesos_task_id=task_id, defaults=defaults)
+        task, created = Task.objects.get_or_create(mesos_task_id=task_id, defaults=defaults)
+        if created:
+            nudge(cluster_key)
     return task
 
 
@@ -126,4 +131,5 @@ def task_kill(*, task: Task) -> Task:
             current.desired = Desired.KILL
             current.kill_requested_at = timezone.now()
             current.save(update_fields=["desired", "kill_requested_at", "updated_at"])
+            nudge(current.cluster_key)
     return current

@@ -128,6 +128,7 @@ class NudgeListener:
         self._thread: threading.Thread | None = None
         self._attempt = 0
         self._failing = False
+        self._listened = False
 
     def start(self) -> NudgeListener:
         self._thread = threading.Thread(target=self.run, name="nudge listener", daemon=True)
@@ -180,7 +181,10 @@ class NudgeListener:
             self._attempt = 0
             if self._failing:
                 logger.info("Nudge listener is subscribed again")
+            elif not self._listened:
+                logger.info("Listening for nudges on Redis channel %s", self.channel)
             self._failing = False
+            self._listened = True
             self.subscribed.set()
             self._deliver(None)
         elif kind == "message":

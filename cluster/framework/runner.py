@@ -82,8 +82,10 @@ class Supervisor:
     def _stop(self, key: str, timeout: float = 15.0) -> None:
         running = self.running.pop(key)
         running.stop.set()
-        # Closing the connection wakes a thread blocked on the stream or in a backoff.
+        # Closing the connection wakes a thread blocked on the stream or in a backoff; the
+        # nudge one idle in its wait with no stream to close (however long its poll).
         running.engine.conn.close()
+        running.engine.nudge()
         running.thread.join(timeout)
         if running.thread.is_alive():
             logger.error("The engine of %s did not stop within %.0f s", key, timeout)
@@ -93,6 +95,19 @@ class Supervisor:
             running.stop.set()
         for key in list(self.running):
             self._stop(key)
+
+    def nudge(self, key: str | None) -> None:
+        """From any thread (the nudge listener's): wake the engine of cluster `key`, or
+        every engine for None. A key with no engine here (a standby) is ignored."""
+        # dict.get and list(values()) are single steps under the GIL, so the listener
+        # thread can read `running` while sync() changes it on the main thread.
+        if key is None:
+            targets = list(self.running.values())
+        else:
+            found = self.running.get(key)
+            targets = [found] if found is not None else []
+        for running in targets:
+            running.engine.nudge()
 
     def engines(self) -> list[ClusterEngine]:
         return [running.engine for running in self.running.values()]

@@ -2,7 +2,8 @@
 
 Exactly one replica is active: it holds the database lease and renews it well inside its
 lifetime; the others wait and take over once it expires. The active one runs an engine
-thread per Mesos cluster (cluster.framework). SIGTERM or SIGINT ends it cleanly: engines
+thread per Mesos cluster (cluster.framework), woken at once by writers' nudges through
+Redis when REDIS_URL is set (cluster.nudge). SIGTERM or SIGINT ends it cleanly: engines
 stop, connections close (no TEARDOWN: tasks keep running), the lease is released so a
 standby takes over at once.
 """
@@ -27,6 +28,7 @@ from django.db import DatabaseError, close_old_connections, connections
 
 from cluster.framework import EngineOptions, Supervisor
 from cluster.leader import FRAMEWORK_LEASE, lease_acquire, lease_release
+from cluster.nudge import nudge_listener
 from cluster.store import DjangoStore, cluster_configs
 
 logger = logging.getLogger("cluster.framework")
@@ -71,8 +73,12 @@ class Command(BaseCommand):
         self.supervisor = Supervisor(
             DjangoStore, engine_options(options), thread_exit=connections.close_all
         )
+        # Listening on a standby too: it has no engines to wake, and is ready once it leads.
+        self.listener = nudge_listener(self.supervisor.nudge)
         logger.info("Framework process %s started; waiting for the lease", self.holder)
         try:
+            if self.listener is not None:
+                self.listener.start()
             while not self.stop.is_set():
                 self.step_lease()
                 if self.leading:
@@ -124,6 +130,8 @@ class Command(BaseCommand):
         return self.supervisor.sync(configs)
 
     def shutdown(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
         self.supervisor.stop_all()
         if self.leading:
             try:
