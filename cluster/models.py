@@ -29,24 +29,30 @@ class Task(models.Model):
     LAUNCHING = "LAUNCHING"  # id recorded, ACCEPT sent or about to be; no update yet
 
     # Deterministic from owner, instance and attempt, so a retried decision reuses it.
-    mesos_task_id = models.CharField(max_length=255, unique=True)
+    mesos_task_id = models.CharField(max_length=255)
     name = models.CharField(max_length=200)
     # The owner decides what follows a terminal state (restart, retry, mark a run done).
-    owner_kind = models.CharField(max_length=40, db_index=True)
+    owner_kind = models.CharField(max_length=40)
     owner_id = models.BigIntegerField(null=True, blank=True)
+    # Both foreign keys are indexed by the (x, -created_at, -id) indexes below.
     environment = models.ForeignKey(
-        "portal.Environment", on_delete=models.PROTECT, related_name="tasks"
+        "portal.Environment", on_delete=models.PROTECT, related_name="tasks", db_index=False
     )
     team = models.ForeignKey(
-        "portal.Team", on_delete=models.PROTECT, related_name="tasks", null=True, blank=True
+        "portal.Team",
+        on_delete=models.PROTECT,
+        related_name="tasks",
+        null=True,
+        blank=True,
+        db_index=False,
     )
     # What to run, without secrets: see cluster.spec.TaskSpec. Secrets are resolved into the
     # TaskInfo at launch and never stored here.
     spec = models.JSONField()
     # Tasks of one group are placed with respect to each other (constraints).
-    group = models.CharField(max_length=200, blank=True, db_index=True)
+    group = models.CharField(max_length=200, blank=True)
     role = models.CharField(max_length=80)
-    cluster_key = models.CharField(max_length=400, db_index=True)
+    cluster_key = models.CharField(max_length=400)
 
     desired = models.CharField(max_length=8, choices=Desired.choices, default=Desired.RUN)
     state = models.CharField(max_length=32, default=PENDING)
@@ -75,6 +81,13 @@ class Task(models.Model):
     status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Every index costs each launch and status update a write (a state change is never
+        # a heap-only update), so there is no index a query below does not need: the
+        # framework's reads use the partial indexes, the pages the recent-first ones.
+        constraints = [
+            # A constraint, not unique=True, which on PostgreSQL adds a second, LIKE index.
+            models.UniqueConstraint(fields=["mesos_task_id"], name="task_mesos_id_unique"),
+        ]
         indexes = [
             # The framework's hot queries: pending work, and tasks to kill or reconcile.
             models.Index(
@@ -91,6 +104,11 @@ class Task(models.Model):
                 fields=["cluster_key"],
                 name="task_kill_idx",
                 condition=Q(desired="kill") & ~Q(state__in=sorted(TERMINAL_STATES)),
+            ),
+            models.Index(
+                fields=["cluster_key", "group"],
+                name="task_group_live_idx",
+                condition=~Q(state__in=sorted(TERMINAL_STATES)),
             ),
             models.Index(fields=["owner_kind", "owner_id"], name="task_owner_idx"),
             models.Index(fields=["-created_at", "-id"], name="task_recent_idx"),
@@ -113,7 +131,10 @@ class Task(models.Model):
 class TaskStatusRecord(models.Model):
     """Every status update Berth stored, in arrival order: the 'why did it fail' trail."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="statuses")
+    # Indexed by status_task_idx, which also keeps a task's trail in order.
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="statuses", db_index=False
+    )
     state = models.CharField(max_length=32)
     source = models.CharField(max_length=32, blank=True)
     reason = models.CharField(max_length=80, blank=True)

@@ -250,7 +250,8 @@ class DjangoStore:
         self, cluster_key: str, older_than_seconds: float
     ) -> list[tuple[str, str | None]]:
         before = timezone.now() - timedelta(seconds=older_than_seconds)
-        ours = Task.objects.filter(cluster_key=cluster_key)
+        # Both states are live: said explicitly, so the query matches task_live_idx.
+        ours = live(Task.objects.filter(cluster_key=cluster_key))
         fields = ("mesos_task_id", "agent_id")
         silent = ours.filter(state=Task.LAUNCHING, launched_at__lt=before).values_list(*fields)
         doubtful = ours.filter(state__in=_UNCERTAIN, status_at__lt=before).values_list(*fields)

@@ -1,13 +1,14 @@
-"""Writing many rows at once: a statement per few hundred rows, never one per row.
+"""Writing many rows at once: a statement per thousands of rows, never one per row.
 
-`UPDATE ... FROM (VALUES ...)` and multi-row `INSERT ... VALUES` work alike on SQLite
-(3.33 or newer) and PostgreSQL; an executemany would cost PostgreSQL a round trip and a
-plan per row, and bulk_update/bulk_create compile large CASE expressions every batch.
+An executemany would cost PostgreSQL a round trip and a plan per row, and
+bulk_update/bulk_create compile large CASE expressions every batch. `UPDATE ... FROM`
+needs SQLite 3.33 or newer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -42,70 +43,159 @@ def update_tasks(
     where_pending: bool = False,
     where_run: bool = False,
 ) -> int:
-    """UPDATE many Task rows by id, a few hundred per statement; the rows updated.
+    """UPDATE many Task rows by id in a few statements; the rows updated.
 
     Every row names the same fields; `common` holds values shared by all, prepared once.
-    One `UPDATE ... FROM (VALUES ...)` per chunk (SQLite >= 3.33 and PostgreSQL alike; a
-    VALUES list's columns are column1, column2, ... in both) instead of a statement per
-    row: on PostgreSQL each statement costs a round trip and a plan. Values go through
-    each field's own preparation, so JSON and datetimes are written as save() would.
+    Values go through each field's own preparation, so JSON and datetimes are written as
+    save() would. The rows travel as few parameters as the database allows, because
+    binding and planning thousands of parameters costs more than the update itself:
+    PostgreSQL gets one array per column (`unnest`), SQLite one JSON text (`json_each`),
+    anything else `UPDATE ... FROM (VALUES ...)` a few hundred rows at a time.
     """
     if not rows:
         return 0
     db = connections[DEFAULT_DB_ALIAS]
-    quote = db.ops.quote_name
-    table = quote(Task._meta.db_table)
-    shared = {name: prepare(_task_field(name), value, db) for name, value in (common or {}).items()}
     fields = [_task_field(name) for name in rows[0] if name != "id"]
-    sets = [f"{quote(column(Task, name))} = %s" for name in shared]
-    sets += [f"{quote(f.column or f.name)} = v.column{n}" for n, f in enumerate(fields, start=2)]
-    where = [f"{table}.{quote('id')} = v.column1"]
-    tail: list[Any] = []
+    shared = {name: prepare(_task_field(name), value, db) for name, value in (common or {}).items()}
+    guard: list[tuple[str, Any]] = []
     if where_pending:
-        where.append(f"{table}.{quote('state')} = %s")
-        tail.append(Task.PENDING)
+        guard.append(("state", Task.PENDING))
     if where_run:
-        where.append(f"{table}.{quote('desired')} = %s")
-        tail.append(Desired.RUN.value)
-    row_marks = (
-        "(" + ", ".join([_mark(_task_field("id"), db), *(_mark(f, db) for f in fields)]) + ")"
-    )
-    # One agent's attributes are one dict for all its tasks: prepared (serialised) once.
-    memo: dict[int, Any] = {}
-
-    def once(field: Field[Any, Any], value: Any) -> Any:
-        if not isinstance(value, dict):
-            return prepare(field, value, db)
-        if id(value) not in memo:
-            memo[id(value)] = prepare(field, value, db)
-        return memo[id(value)]
-
+        guard.append(("desired", Desired.RUN.value))
+    columns = _Columns(fields, db)
+    statement, size = _STATEMENTS.get(db.vendor, (_update_values, 400))
     updated = 0
     with db.cursor() as cursor:
-        for chunk in chunks(rows, 400):
-            values = ", ".join([row_marks] * len(chunk))
-            sql = (
-                f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v"  # noqa: S608
-                f" WHERE {' AND '.join(where)}"
-            )
-            params = list(shared.values())
-            for row in chunk:
-                params.append(row["id"])
-                params.extend(once(f, row[f.name]) for f in fields)
-            cursor.execute(sql, [*params, *tail])
+        for chunk in chunks(rows, size):
+            sql, params = statement(db, chunk, fields, shared, guard, columns)
+            cursor.execute(sql, params)
             updated += int(cursor.rowcount)
     return updated
 
 
+class _Columns:
+    """Prepared values of the rows' fields; one agent's attributes are one dict for all its
+    tasks, so each distinct dict is prepared (serialised) once."""
+
+    def __init__(self, fields: list[Field[Any, Any]], db: BaseDatabaseWrapper) -> None:
+        self.db = db
+        self.memo: dict[int, Any] = {}
+        self.fields = fields
+
+    def values(self, row: Mapping[str, Any]) -> list[Any]:
+        return [self.once(field, row[field.name]) for field in self.fields]
+
+    def once(self, field: Field[Any, Any], value: Any) -> Any:
+        if not isinstance(value, dict):
+            return prepare(field, value, self.db)
+        if id(value) not in self.memo:
+            self.memo[id(value)] = prepare(field, value, self.db)
+        return self.memo[id(value)]
+
+
+def _sets(db: BaseDatabaseWrapper, shared: Mapping[str, Any], assigned: list[str]) -> str:
+    quote = db.ops.quote_name
+    sets = [f"{quote(column(Task, name))} = %s" for name in shared]
+    return ", ".join([*sets, *assigned])
+
+
+def _guards(db: BaseDatabaseWrapper, guard: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    table = db.ops.quote_name(Task._meta.db_table)
+    text = "".join(f" AND {table}.{db.ops.quote_name(name)} = %s" for name, _ in guard)
+    return text, [value for _, value in guard]
+
+
+def _update_unnest(
+    db: BaseDatabaseWrapper,
+    chunk: Sequence[Mapping[str, Any]],
+    fields: list[Field[Any, Any]],
+    shared: Mapping[str, Any],
+    guard: list[tuple[str, Any]],
+    columns: _Columns,
+) -> tuple[str, list[Any]]:
+    quote = db.ops.quote_name
+    table = quote(Task._meta.db_table)
+    names = [f"c{n}" for n in range(len(fields))]
+    arrays = ", ".join(["%s::bigint[]", *(f"%s::{f.cast_db_type(db)}[]" for f in fields)])
+    assigned = [
+        f"{quote(f.column or f.name)} = v.{name}" for f, name in zip(fields, names, strict=True)
+    ]
+    tail, tail_params = _guards(db, guard)
+    ids = [row["id"] for row in chunk]
+    prepared = [columns.values(row) for row in chunk]
+    per_column = [list(values) for values in zip(*prepared, strict=True)] if prepared else []
+    # `= ANY(ids)` tells the planner how few rows change: the function's row estimate is
+    # a guess, and a bad one makes it join the wrong way round.
+    sql = (
+        f"UPDATE {table} SET {_sets(db, shared, assigned)}"  # noqa: S608
+        f" FROM unnest({arrays}) AS v(id, {', '.join(names)})"
+        f" WHERE {table}.{quote('id')} = v.id AND {table}.{quote('id')} = ANY(%s::bigint[]){tail}"
+    )
+    return sql, [*shared.values(), ids, *per_column, ids, *tail_params]
+
+
+def _update_json_each(
+    db: BaseDatabaseWrapper,
+    chunk: Sequence[Mapping[str, Any]],
+    fields: list[Field[Any, Any]],
+    shared: Mapping[str, Any],
+    guard: list[tuple[str, Any]],
+    columns: _Columns,
+) -> tuple[str, list[Any]]:
+    """Prepared values are text, numbers or NULL on SQLite (JSON fields arrive as their
+    JSON text), so they ride in one JSON array and come out unchanged."""
+    quote = db.ops.quote_name
+    table = quote(Task._meta.db_table)
+    assigned = [
+        f"{quote(f.column or f.name)} = json_extract(v.value, '$[{n}]')"
+        for n, f in enumerate(fields, start=1)
+    ]
+    tail, tail_params = _guards(db, guard)
+    payload = json.dumps([[row["id"], *columns.values(row)] for row in chunk])
+    sql = (
+        f"UPDATE {table} SET {_sets(db, shared, assigned)}"  # noqa: S608
+        f" FROM json_each(%s) AS v"
+        f" WHERE {table}.{quote('id')} = json_extract(v.value, '$[0]'){tail}"
+    )
+    return sql, [*shared.values(), payload, *tail_params]
+
+
+def _update_values(
+    db: BaseDatabaseWrapper,
+    chunk: Sequence[Mapping[str, Any]],
+    fields: list[Field[Any, Any]],
+    shared: Mapping[str, Any],
+    guard: list[tuple[str, Any]],
+    columns: _Columns,
+) -> tuple[str, list[Any]]:
+    """Portable: a VALUES list's columns are column1, column2, ... (SQLite and PostgreSQL)."""
+    quote = db.ops.quote_name
+    table = quote(Task._meta.db_table)
+    assigned = [f"{quote(f.column or f.name)} = v.column{n}" for n, f in enumerate(fields, start=2)]
+    marks = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
+    tail, tail_params = _guards(db, guard)
+    params: list[Any] = []
+    for row in chunk:
+        params.append(row["id"])
+        params.extend(columns.values(row))
+    sql = (
+        f"UPDATE {table} SET {_sets(db, shared, assigned)}"  # noqa: S608
+        f" FROM (VALUES {', '.join([marks] * len(chunk))}) AS v"
+        f" WHERE {table}.{quote('id')} = v.column1{tail}"
+    )
+    return sql, [*shared.values(), *params, *tail_params]
+
+
+_Statement = Callable[..., tuple[str, list[Any]]]
+# (statement, rows per statement) by database vendor.
+_STATEMENTS: dict[str, tuple[_Statement, int]] = {
+    "postgresql": (_update_unnest, 5000),
+    "sqlite": (_update_json_each, 5000),
+}
+
+
 def _task_field(name: str) -> Field[Any, Any]:
     return concrete(Task, name)
-
-
-def _mark(field: Field[Any, Any], db: BaseDatabaseWrapper) -> str:
-    """A placeholder PostgreSQL can type: parameters in VALUES have no column to infer from."""
-    if db.vendor != "postgresql":
-        return "%s"
-    return f"%s::{field.cast_db_type(db)}"
 
 
 def prepare(field: Field[Any, Any], value: Any, db: BaseDatabaseWrapper) -> Any:
