@@ -103,8 +103,8 @@ def plan_round(
     """Which tasks go where; one ACCEPT per agent and role, every other offer declined.
 
     `placed` may hold each task's PendingTask, made once while it waits (by pk). With
-    `max_launches`, only that many of the decided launches (in decision order) are kept, so
-    that one round's latency stays bounded however long the queue is."""
+    `max_launches`, the decision stops after that many launches, so that one round's
+    latency stays bounded however long the queue is; `capped` says tasks were left over."""
     by_id = {offer.id: offer for offer in offers}
     usable, broken = [], []
     for offer in offers:
@@ -118,24 +118,14 @@ def plan_round(
         tasks = [w.placement(shapes) for w in work]
     else:
         tasks = [placed[w.pk] for w in work]
-    placement = place_tasks(usable, tasks, running or {})
+    placement = place_tasks(usable, tasks, running or {}, max_launches=max_launches)
     work_by_id = {w.task_id: w for w in work}
-    decided = placement.launches
-    capped = max_launches is not None and len(decided) > max_launches
-    kept = {launch.task_id for launch in decided[:max_launches]} if capped else None
     grouped: dict[tuple[str, str], list[tuple[str, list[tuple[PendingWork, tuple[int, ...]]]]]]
     grouped = defaultdict(list)
     unused = list(placement.unused_offer_ids)
     for plan in placement.plans:
         offer = by_id[plan.offer_id]
-        launches = [
-            (work_by_id[launch.task_id], launch.ports)
-            for launch in plan.launches
-            if kept is None or launch.task_id in kept
-        ]
-        if not launches:
-            unused.append(plan.offer_id)
-            continue
+        launches = [(work_by_id[launch.task_id], launch.ports) for launch in plan.launches]
         grouped[(offer.agent_id, offer.allocation_role or "*")].append((plan.offer_id, launches))
     accepts = tuple(
         AcceptPlan(
@@ -146,10 +136,14 @@ def plan_round(
         )
         for (agent_id, role), items in sorted(grouped.items())
     )
+    # A task the launch limit cut off was never checked against these offers: counting
+    # them as rejections would make "why is this pending" lie.
     why_not = {
         work_by_id[task_id].pk: {"offers": reason.offers, **reason.counts()}
         for task_id, reason in placement.not_placed.items()
+        if not reason.limited
     }
+    capped = any(reason.limited for reason in placement.not_placed.values())
     declines = (*unused, *broken)
     return RoundPlan(accepts, declines, {o.offer_id: o for o in usable}, why_not, capped)
 
