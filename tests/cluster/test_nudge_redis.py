@@ -151,11 +151,15 @@ def test_run_framework_with_a_long_poll_launches_and_kills_at_once_when_nudged(
             ).exists(),
         )
 
-        task = submit(dev, "sleep 60", "nudged")
-        task = wait_state(task, TaskState.RUNNING.value)
+        try:
+            task = submit(dev, "sleep 60", "nudged")
+            task = wait_state(task, TaskState.RUNNING.value)
 
-        task_kill(task=task)
-        task = wait_state(task, TaskState.KILLED.value)
+            task_kill(task=task)
+            task = wait_state(task, TaskState.KILLED.value)
+        except AssertionError:
+            print(framework.log_text()[-6000:])  # shown with the failure
+            raise
 
         assert framework.terminate() == 0
     assert task.desired == "kill"
