@@ -22,6 +22,7 @@ from devcluster.interfaces import AgentConfig, Json
 from devcluster.master.config import MasterConfig
 from devcluster.master.runtime import Runtime
 from devcluster.master.validation import validate_role
+from devcluster.security import HttpSecurity, SecurityError, read_credentials, server_context
 
 DEFAULT_PORTS = (31000, 32000)
 SIMULATED_RESOURCES = "cpus:8;mem:16384;disk:65536;ports:[31000-32000]"
@@ -79,6 +80,23 @@ def parser() -> argparse.ArgumentParser:
     add("--work-dir", help="sandboxes (default: berth-devcluster under the system temp dir)")
     add("--strict", action="store_true", help="reject unknown JSON keys with 400")
     add("--leader", help="run as a non-leading master that redirects to this URL")
+    add(
+        "--credentials",
+        help="Mesos credentials file (JSON, or 'principal secret' lines): the scheduler API "
+        "then requires HTTP Basic authentication",
+    )
+    add(
+        "--authenticate-http-readwrite",
+        action="store_true",
+        help="the operator API (/api/v1 of the master and the agents) also requires it",
+    )
+    add(
+        "--authenticate-http-readonly",
+        action="store_true",
+        help="state, metrics and files endpoints also require it",
+    )
+    add("--tls-cert", help="PEM certificate (chain): serve HTTPS on the master and the agents")
+    add("--tls-key", help="PEM private key of --tls-cert")
     add("--ready-file", help="write {master, pid, agents} here once serving")
     add("--log-level", default="WARNING", help="Python logging level (default WARNING)")
     return p
@@ -163,6 +181,27 @@ def parse_reservations(items: Sequence[str]) -> dict[str, dict[str, float]]:
     return reservations
 
 
+def http_security(args: argparse.Namespace) -> HttpSecurity:
+    """--credentials, --authenticate-http-*, --tls-cert and --tls-key, checked."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise OptionError("--tls-cert and --tls-key go together: give both or neither")
+    wider = args.authenticate_http_readonly or args.authenticate_http_readwrite
+    if wider and not args.credentials:
+        raise OptionError("--authenticate-http-readonly/-readwrite need --credentials")
+    try:
+        credentials = read_credentials(args.credentials) if args.credentials else {}
+        tls = server_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    except SecurityError as error:
+        raise OptionError(str(error)) from None
+    return HttpSecurity(
+        credentials=credentials,
+        frameworks=bool(credentials),
+        readonly=args.authenticate_http_readonly,
+        readwrite=args.authenticate_http_readwrite,
+        tls=tls,
+    )
+
+
 # -- sizing agents ---------------------------------------------------------------------
 
 
@@ -193,7 +232,12 @@ def split_ports(
     return [((ports[i * size], ports[(i + 1) * size - 1]),) for i in range(count)]
 
 
-def agent_configs(args: argparse.Namespace, master_id: str, work_dir: Path) -> list[AgentConfig]:
+def agent_configs(
+    args: argparse.Namespace,
+    master_id: str,
+    work_dir: Path,
+    security: HttpSecurity | None = None,
+) -> list[AgentConfig]:
     real = max(args.agents, 0)
     if args.agent_resources:
         base = parse_resources(args.agent_resources)
@@ -225,6 +269,7 @@ def agent_configs(args: argparse.Namespace, master_id: str, work_dir: Path) -> l
                 status_retry_seconds=args.status_retry_seconds,
                 simulated_duration_seconds=args.simulated_duration,
                 simulated_failure_rate=args.simulated_failure_rate,
+                security=security or HttpSecurity(),
             )
         )
     return configs
@@ -250,7 +295,7 @@ def write_ready_file(path: Path, runtime: Runtime) -> None:
             {
                 "id": a.config.agent_id,
                 "hostname": a.config.hostname,
-                "url": f"http://{a.config.hostname}:{a.port}",
+                "url": f"{a.config.security.scheme}://{a.config.hostname}:{a.port}",
                 "simulated": a.config.simulated,
             }
             for a in runtime.agents
@@ -266,7 +311,8 @@ def write_ready_file(path: Path, runtime: Runtime) -> None:
 async def serve(args: argparse.Namespace) -> None:
     master_id = str(uuid.uuid4())
     work_dir = Path(args.work_dir or Path(tempfile.gettempdir()) / "berth-devcluster").resolve()
-    configs = [] if args.leader else agent_configs(args, master_id, work_dir)
+    security = http_security(args)
+    configs = [] if args.leader else agent_configs(args, master_id, work_dir, security)
     config = MasterConfig(
         master_id=master_id,
         host=args.host,
@@ -277,6 +323,7 @@ async def serve(args: argparse.Namespace) -> None:
         agent_reregister_timeout=args.agent_reregister_timeout,
         strict=args.strict,
         leader=args.leader,
+        security=security,
     )
     runtime = Runtime(config, configs)
     stop = asyncio.Event()

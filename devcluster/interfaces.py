@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from devcluster.security import HttpSecurity
+
 Json = dict[str, Any]
 
 # Mesos's isTerminalState(): the agent frees a task's resources on these.
@@ -52,6 +54,8 @@ class AgentConfig:
     # Simulated agents only: task runtime and failure rate when the task's labels say none.
     simulated_duration_seconds: float = 1.0
     simulated_failure_rate: float = 0.0
+    # Credentials for the agent's realms and the TLS context, shared by every agent.
+    security: HttpSecurity = field(default_factory=HttpSecurity)
 
 
 @dataclass(frozen=True)

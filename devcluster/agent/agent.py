@@ -70,7 +70,7 @@ class Agent:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.hostname}:{self._port}"
+        return f"{self.config.security.scheme}://{self.config.hostname}:{self._port}"
 
     async def start(self) -> None:
         if not self.config.simulated:

@@ -4,7 +4,9 @@ Every agent of an event loop shares ONE aiohttp application and runner; each age
 has its own listening socket on its own address, and a request is routed to the agent
 that owns the socket it arrived on. A thousand simulated agents thus cost a thousand
 sockets and a dict entry each, not a thousand applications, while every agent keeps
-its own reachable URL (http://127.x.y.z:port) as Mesos agents have.
+its own reachable URL (http://127.x.y.z:port) as Mesos agents have. With TLS every
+agent's socket serves HTTPS; with authentication a request is checked in its endpoint's
+realm (devcluster.security) before the agent's handler runs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from devcluster.security import (
+    AGENT_READONLY_REALM,
+    AGENT_READWRITE_REALM,
+    UNAUTHORIZED_BODY,
+    challenge,
+)
 
 if TYPE_CHECKING:
     from devcluster.agent.agent import Agent
@@ -51,7 +60,7 @@ class SharedServer:
         except OSError:
             sock.close()
             raise
-        site = web.SockSite(self.runner, sock, backlog=512)
+        site = web.SockSite(self.runner, sock, backlog=512, ssl_context=agent.config.security.tls)
         await site.start()
         bound_host, bound_port = sock.getsockname()[:2]
         self.agents[(bound_host, bound_port)] = agent
@@ -115,13 +124,28 @@ def text_response(text: str, status: int) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/plain", charset="utf-8")
 
 
-def _bind(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def _bind(
+    handler: Handler, realm: str | None
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def route(request: web.Request) -> web.StreamResponse:
         server = _servers[asyncio.get_running_loop()]
         try:
             agent = server.agent_for(request)
         except AgentNotFound:
             return text_response("This agent has stopped.\n", 503)
+        security = agent.config.security
+        if (
+            security.enforced(realm)
+            and security.principal_of(request.headers.get("Authorization")) is None
+        ):
+            assert realm is not None
+            return web.Response(
+                text=UNAUTHORIZED_BODY,
+                status=401,
+                content_type="text/plain",
+                charset="utf-8",
+                headers=challenge(realm),
+            )
         return await handler(agent, request)
 
     return route
@@ -149,9 +173,10 @@ def _add_routes(app: web.Application) -> None:
         "/files/debug.json": files.debug,
     }
     for path, handler in gets.items():
-        app.router.add_get(path, _bind(handler))
+        realm = None if path in ("/health", "/version") else AGENT_READONLY_REALM
+        app.router.add_get(path, _bind(handler, realm))
         if not path.startswith(("/files", "/monitor", "/metrics", "/version")):
             # The agent process is slave(1); libprocess also serves its endpoints there.
-            app.router.add_get(f"/slave(1){path}", _bind(handler))
+            app.router.add_get(f"/slave(1){path}", _bind(handler, realm))
     for path in ("/api/v1", "/slave(1)/api/v1"):
-        app.router.add_route("*", path, _bind(operator.api_v1))
+        app.router.add_route("*", path, _bind(operator.api_v1, AGENT_READWRITE_REALM))

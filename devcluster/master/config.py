@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from devcluster.security import HttpSecurity
 
 VERSION = "1.12.0"
 BUILD_DATE = "2026-01-01 00:00:00"
@@ -20,3 +22,4 @@ class MasterConfig:
     agent_reregister_timeout: float = 600.0
     strict: bool = False
     leader: str | None = None
+    security: HttpSecurity = field(default_factory=HttpSecurity)

@@ -15,6 +15,7 @@ import asyncio
 import inspect
 import logging
 import re
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -32,6 +33,7 @@ REASONS = {
     202: "Accepted",
     307: "Temporary Redirect",
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
@@ -66,6 +68,7 @@ class Request:
         "match_info",
         "method",
         "path",
+        "principal",
         "query",
         "target",
         "version",
@@ -84,6 +87,8 @@ class Request:
         self.query = dict(parse_qsl(parts.query, keep_blank_values=True))
         self.match_info: dict[str, str] = {}
         self.connection: Connection | None = None
+        # Set when the endpoint's realm is authenticated (devcluster.security).
+        self.principal: str | None = None
 
     @property
     def path_qs(self) -> str:
@@ -382,6 +387,6 @@ def _parse_chunked(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
             raise ValueError("request body too large")
 
 
-async def serve(router: Router, sock: Any) -> asyncio.Server:
+async def serve(router: Router, sock: Any, tls: ssl.SSLContext | None = None) -> asyncio.Server:
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: Connection(router), sock=sock)
+    return await loop.create_server(lambda: Connection(router), sock=sock, ssl=tls)

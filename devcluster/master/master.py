@@ -261,6 +261,8 @@ class Master:
             "framework_id": mj.wrap(framework.id),
             "agent_id": mj.wrap(agent.id),
             "hostname": agent.hostname,
+            # "http" even when the agents serve only HTTPS, as the real master writes it
+            # (master.cpp: "TODO(bmahler): Set "https" if only "https" is supported").
             "url": {
                 "scheme": "http",
                 "address": {

@@ -166,9 +166,13 @@ def get_flags(master: Master, call: Json | None = None) -> Json:
 
 def flags(master: Master) -> dict[str, str]:
     config = master.config
+    security = config.security
     return {
         "agent_reregister_timeout": f"{config.agent_reregister_timeout:g}secs",
         "allocation_interval": f"{config.allocation_interval:g}secs",
+        "authenticate_http_frameworks": str(security.frameworks).lower(),
+        "authenticate_http_readonly": str(security.readonly).lower(),
+        "authenticate_http_readwrite": str(security.readwrite).lower(),
         "hostname": config.host,
         "ip": config.host,
         "min_allocatable_resources": "cpus:0.01|mem:32",

@@ -31,13 +31,13 @@ class Runtime:
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.host}:{self.config.port}"
+        return f"{self.config.security.scheme}://{self.config.host}:{self.config.port}"
 
     async def start(self) -> None:
         self.master = Master(self.config)
         sock = _bind(self.config.host, self.config.port)
         self.config.port = sock.getsockname()[1]
-        self._server = await serve(make_router(self.master), sock)
+        self._server = await serve(make_router(self.master), sock, self.config.security.tls)
         if self.config.leader is None:
             await self._start_agents()
             self.master.allocator.start()

@@ -1,9 +1,10 @@
 """POST /api/v1/scheduler: the transport rules, then one handler per call type.
 
-The checks run in the real master's order (08-bad-requests): method, Content-Type, JSON,
-protobuf conversion, call validation, then for SUBSCRIBE the Accept and stream-id headers,
-for other calls the framework lookup (400), subscribed (403), stream id present and
-matching (400).
+The checks run in the real master's order (08-bad-requests): authentication (401, in
+app.py), method, Content-Type, JSON, protobuf conversion, call validation (an authenticated
+principal that FrameworkInfo contradicts is a 400 here), then for SUBSCRIBE the Accept and
+stream-id headers, for other calls the framework lookup (400), the principal it subscribed
+with (400), subscribed (403), stream id present and matching (400).
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ from devcluster.master.httpserver import Connection, Request, Response, StreamSt
 from devcluster.master.master import Master
 from devcluster.master.state import ACTIVE, FrameworkRecord
 from devcluster.master.streams import EventStream
-from devcluster.master.validation import HttpError, parse_body, validate_scheduler_call
+from devcluster.master.validation import (
+    HttpError,
+    parse_body,
+    principal_mismatch,
+    validate_scheduler_call,
+)
 
 STREAM_ID = "Mesos-Stream-Id"
 NOT_ACCEPTABLE = "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"
@@ -35,7 +41,7 @@ def scheduler_api(master: Master, request: Request) -> Response | StreamStart:
         check_method(request, "POST")
         check_content_type(request)
         call = parse_body(request.body, "Call", strict=master.config.strict)
-        error = validate_scheduler_call(call)
+        error = validate_scheduler_call(call, request.principal)
         if error is not None:
             raise HttpError(400, f"Failed to validate scheduler::Call: {error}")
         if call["type"] == "SUBSCRIBE":
@@ -51,6 +57,10 @@ def _subscribe(request: Request, master: Master, call: Json) -> StreamStart:
         raise HttpError(406, NOT_ACCEPTABLE)
     if STREAM_ID in request.headers:
         raise HttpError(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+    info = call["subscribe"]["framework_info"]
+    if request.principal is not None and "principal" not in info:
+        # An authenticated framework that names no principal gets the one it proved.
+        info["principal"] = request.principal
     stream = EventStream(master.new_stream_id())
 
     def start(connection: Connection) -> None:
@@ -66,6 +76,9 @@ def _framework_for(request: Request, master: Master, call: Json) -> FrameworkRec
     framework = master.frameworks.get(framework_id)
     if framework is None:
         raise HttpError(400, "Framework cannot be found")
+    principal = request.principal
+    if principal is not None and principal != framework.info.get("principal", ""):
+        raise HttpError(400, principal_mismatch(principal, framework.info.get("principal", "")))
     if not framework.connected:
         raise HttpError(403, "Framework is not subscribed")
     stream_id = request.headers.get(STREAM_ID)

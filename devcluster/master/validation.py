@@ -60,8 +60,9 @@ def parse_body(body: bytes, message: str, *, strict: bool, label: str = "Call") 
     return data
 
 
-def validate_scheduler_call(call: Json) -> str | None:
-    """scheduler::call::validate: None when the call is well formed."""
+def validate_scheduler_call(call: Json, principal: str | None = None) -> str | None:
+    """scheduler::call::validate: None when the call is well formed. `principal` is the
+    authenticated one, when the scheduler API authenticates."""
     kind = call.get("type")
     if kind is None:
         return "Expecting 'type' to be present"
@@ -69,9 +70,11 @@ def validate_scheduler_call(call: Json) -> str | None:
         subscribe = call.get("subscribe")
         if subscribe is None:
             return "Expecting 'subscribe' to be present"
-        info_id = value_of(subscribe["framework_info"].get("id"))
-        if info_id != value_of(call.get("framework_id")):
+        info = subscribe["framework_info"]
+        if value_of(info.get("id")) != value_of(call.get("framework_id")):
             return "'framework_id' differs from 'subscribe.framework_info.id'"
+        if principal is not None and "principal" in info and info["principal"] != principal:
+            return principal_mismatch(principal, info["principal"])
         return None
     if "framework_id" not in call:
         return "Expecting 'framework_id' to be present"
@@ -87,6 +90,13 @@ def validate_scheduler_call(call: Json) -> str | None:
         if info_id != value_of(call["framework_id"]):
             return "'framework_id' differs from 'update_framework.framework_info.id'"
     return None
+
+
+def principal_mismatch(authenticated: str, declared: str) -> str:
+    return (
+        f"Authenticated principal '{authenticated}' does not match principal '{declared}' "
+        "set in `FrameworkInfo`"
+    )
 
 
 def _valid_uuid(text: str) -> str | None:
