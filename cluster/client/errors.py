@@ -18,7 +18,21 @@ class MesosHttpError(MesosError):
         self.url = url
         self.call = call
         what = call or "request"
-        super().__init__(f"{what} to {url} failed: HTTP {status}: {self.text or '(empty body)'}")
+        message = f"{what} to {url} failed: HTTP {status}: {self.text or '(empty body)'}"
+        if status == 401:
+            # Mesos says no more than "401 Unauthorized.", whatever was wrong.
+            message += _UNAUTHORIZED_HINT
+        super().__init__(message)
+
+
+_UNAUTHORIZED_HINT = (
+    " (authentication failed: the master wants HTTP Basic credentials and refused these,"
+    " or none were sent; check the Mesos principal and secret)"
+)
+_UNTRUSTED_HINT = (
+    " (the server's TLS certificate could not be verified: check the CA bundle, which must"
+    " hold the CA that signed it, and that the URL names a host the certificate lists)"
+)
 
 
 class MesosUnreachable(MesosError):
@@ -27,7 +41,10 @@ class MesosUnreachable(MesosError):
     def __init__(self, url: str, cause: Exception) -> None:
         self.url = url
         self.cause = cause
-        super().__init__(f"cannot reach {url}: {type(cause).__name__}: {cause}")
+        message = f"cannot reach {url}: {type(cause).__name__}: {cause}"
+        if "CERTIFICATE_VERIFY_FAILED" in str(cause):
+            message += _UNTRUSTED_HINT
+        super().__init__(message)
 
 
 class TooManyRedirects(MesosError):

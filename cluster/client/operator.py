@@ -84,7 +84,8 @@ class OperatorClient(Closing):
         raise last
 
     def call(self, call_type: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One operator call; returns the ``get_x`` body of the reply."""
+        """One operator call; returns the ``get_x`` body of the reply (empty for calls
+        that answer nothing)."""
         payload = encode_json(operator_call(call_type, body))
         response, url = self._request("POST", OPERATOR_PATH, payload)
         return self._reply(response, url, call_type)
@@ -92,6 +93,9 @@ class OperatorClient(Closing):
     def _reply(self, response: httpx.Response, url: str, call_type: str) -> dict[str, Any]:
         if response.status_code != 200:
             raise error_for(response, url, call_type)
+        if not response.content:
+            # Calls that change something (TEARDOWN, MARK_AGENT_GONE, ...) answer a bare 200.
+            return {}
         try:
             return parse.response_body(decode_json(response, url), call_type)
         except PayloadError as exc:

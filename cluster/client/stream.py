@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import httpx
 
@@ -24,6 +25,7 @@ from cluster.types import (
     DisconnectedEvent,
     ErrorEvent,
     Event,
+    OffersEvent,
     SubscribedEvent,
 )
 
@@ -58,6 +60,7 @@ class EventStream:
     ) -> None:
         self.url = url
         self.stream_id = stream_id
+        self._https = url.startswith("https://")
         self._response = response
         self._client = client
         self._sink = sink
@@ -126,6 +129,8 @@ class EventStream:
                 if isinstance(event, ErrorEvent):
                     # Fatal for this subscription; the master closes the stream next.
                     raise _Ended(DisconnectCause.ERROR, event.message)
+                if self._https and isinstance(event, OffersEvent):
+                    event = agents_over_https(event)
                 self._sink(event)
         except _Ended as ended:
             self._end(ended.cause, ended.reason)
@@ -180,3 +185,17 @@ class EventStream:
     @property
     def done(self) -> bool:
         return self._done.is_set()
+
+
+def agents_over_https(event: OffersEvent) -> OffersEvent:
+    """Mesos writes "http" in every offer's url, even when its agents speak only HTTPS
+    (master.cpp: "TODO(bmahler): Set "https" if only "https" is supported"). TLS is a
+    libprocess setting of the whole cluster, so the agents of a master reached over HTTPS
+    are reached over HTTPS too."""
+    offers = tuple(
+        replace(offer, agent_endpoint=replace(offer.agent_endpoint, scheme="https"))
+        if offer.agent_endpoint is not None and offer.agent_endpoint.scheme == "http"
+        else offer
+        for offer in event.offers
+    )
+    return OffersEvent(offers)

@@ -16,11 +16,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cluster.actions import TaskRejected, task_kill, task_spec_check, task_submit
-from cluster.client import AgentClient, MesosError
+from cluster.client import AgentClient, HttpOptions, MesosError
 from cluster.framework import cluster_key_for
 from cluster.leader import FRAMEWORK_LEASE, lease_holder
 from cluster.models import FrameworkRecord, Task, TaskStatusRecord
 from cluster.states import describe
+from cluster.store import cluster_configs
 from cluster.types import CommandSpec, TaskSpec
 from portal.models import Environment, Team
 
@@ -112,7 +113,7 @@ class Command(BaseCommand):
         if not task.agent_url or not task.framework_id:
             self.stderr.write(f"{task.mesos_task_id} never reached an agent: {task.message}")
             return
-        with AgentClient(task.agent_url) as agent:
+        with AgentClient(task.agent_url, options=_agent_options(task)) as agent:
             for name, stream in (("stdout", self.stdout), ("stderr", self.stderr)):
                 try:
                     text = agent.read_sandbox_file(task.framework_id, task.mesos_task_id, name)
@@ -121,6 +122,12 @@ class Command(BaseCommand):
                     continue
                 stream.write(f"--- {name} ---")
                 stream.write(text, ending="" if text.endswith("\n") or not text else "\n")
+
+
+def _agent_options(task: Task) -> HttpOptions:
+    """The cluster's CA bundle and credentials: its agents may serve only HTTPS."""
+    config = next((c for c in cluster_configs() if c.key == task.cluster_key), None)
+    return config.http_options() if config is not None else HttpOptions()
 
 
 def _environment(slug: str) -> Environment:
