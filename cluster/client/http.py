@@ -17,6 +17,7 @@ from cluster.client.errors import (
     MesosUnreachable,
     TooManyRedirects,
 )
+from cluster.translate.calls import encode_call
 
 # Mesos compares Content-Type as an exact string: "application/json; charset=utf-8" is 415.
 JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -129,8 +130,7 @@ def send(
 
 
 def encode_json(body: dict[str, Any]) -> bytes:
-    # allow_nan=False: a NaN would reach Mesos as a bare token its parser rejects.
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return encode_call(body)
 
 
 def decode_json(response: httpx.Response, url: str) -> Any:

@@ -46,7 +46,7 @@ from cluster.client.http import (
 from cluster.client.pipeline import Pipeline
 from cluster.client.stream import EventStream
 from cluster.translate import calls, task_info
-from cluster.translate.calls import Json
+from cluster.translate.calls import EncodedCall, Json
 from cluster.types import (
     DisconnectedEvent,
     ErrorEvent,
@@ -275,7 +275,9 @@ class SchedulerConnection(Closing):
             raise error_for(response, url, str(call.get("type")))
 
     def send_many(
-        self, calls: Sequence[Json], written: Callable[[], None] | None = None
+        self,
+        calls: Sequence[Json | EncodedCall],
+        written: Callable[[], None] | None = None,
     ) -> list[MesosHttpError | None]:
         """Calls in order, pipelined on one keep-alive connection (cluster.client.pipeline):
         per call None when accepted, else its error (a 307 too: the caller falls back to
@@ -288,7 +290,7 @@ class SchedulerConnection(Closing):
         if leader is None or stream_id is None:
             raise NotSubscribed()
         headers = {**JSON_HEADERS, "Mesos-Stream-Id": stream_id}
-        bodies = [encode_json(call) for call in calls]
+        bodies = [c.body if isinstance(c, EncodedCall) else encode_json(c) for c in calls]
         with self._call_lock:
             pipeline = self._pipeline
             if pipeline is None or pipeline.base_url != leader:
@@ -301,7 +303,7 @@ class SchedulerConnection(Closing):
             None
             if answer.status in (200, 202)
             else MesosHttpError(
-                answer.status, answer.body.decode("utf-8", "replace"), url, str(call.get("type"))
+                answer.status, answer.body.decode("utf-8", "replace"), url, _call_type(call)
             )
             for answer, call in zip(answers, calls, strict=True)
         ]
@@ -408,3 +410,7 @@ class SchedulerConnection(Closing):
         with self._call_lock:
             if self._pipeline is not None:
                 self._pipeline.close()
+
+
+def _call_type(call: Json | EncodedCall) -> str:
+    return call.call_type if isinstance(call, EncodedCall) else str(call.get("type"))

@@ -71,6 +71,13 @@ class EngineOptions:
     # the time updates wait behind it); the rest go with the next offers.
     pending_batch: int = 20_000
     max_launches_per_round: int = 1_000
+    min_launches_per_round: int = 50
+    # Offers in hand to every one answered: launches per round are limited to what fits in
+    # this, at the cost per launch measured so far (the database write dominates it).
+    round_budget: float = 0.040
+    # After a round that left tasks which fit for later, REVIVE at most this often to get
+    # the next offers at once: each REVIVE makes the master offer every agent again.
+    more_offers_interval: float = 0.25
     kill_retry_seconds: float = 30.0
     # A LAUNCHING task with no update after this long is reconciled.
     launch_timeout: float = 60.0

@@ -275,6 +275,7 @@ class ClusterEngine(EventHandlers):
         self.metrics.pending = summary.total
         if not self.connected:
             return False
+        self.launcher.sync(summary)
         revive, suppress = self.demand.decide(summary, now)
         if revive:
             self.conn.revive(revive)

@@ -31,10 +31,18 @@ from cluster.framework.offers import (
     plan_round,
     stored_attributes,
 )
-from cluster.framework.storage import EngineStore, LaunchRecord, PendingWork
+from cluster.framework.storage import EngineStore, LaunchRecord, PendingSummary, PendingWork
 from cluster.framework.taskinfo import TaskInfoTemplate, needs_own_build
+from cluster.gcpause import collector_paused
 from cluster.placement import PendingTask, PlacementSpec, RunningOn
-from cluster.translate import accept_call, launch_operation, task_info
+from cluster.translate import (
+    EncodedCall,
+    accept_launch_encoded,
+    decline_call,
+    encode_call,
+    revive_call,
+    task_info,
+)
 from cluster.translate.calls import Json
 from cluster.types import Offer
 
@@ -42,6 +50,11 @@ logger = logging.getLogger(__name__)
 
 # The call never reached a master that acted on it: its tasks may go out again as they are.
 _NOT_APPLIED = (MesosHttpError, NotSubscribed, ConnectionClosed, TooManyRedirects)
+
+
+def _mix(average: float, seen: float) -> float:
+    """A moving average that follows a change within a few rounds."""
+    return 0.7 * average + 0.3 * seen
 
 
 class _InfoBuilder:
@@ -55,14 +68,15 @@ class _InfoBuilder:
 
     def build(
         self, work: PendingWork, ports: Sequence[int], agent_id: str, role: str, hostname: str
-    ) -> Json:
+    ) -> str:
+        """The TaskInfo as JSON text."""
         scope = (work.environment_id, work.team_id)
         if scope not in self.configured:
             self.configured[scope] = self.store.launch_environment(*scope)
         configured = self.configured[scope]
         if needs_own_build(work):
             spec = launch_spec(work, ports, hostname, configured)
-            return task_info(spec, agent_id=agent_id, allocation_role=role)
+            return encode_call(task_info(spec, agent_id=agent_id, allocation_role=role)).decode()
         # Specs read from identical stored JSON are one object (the store parses each once).
         key = (id(work.spec), *scope, role, tuple(sorted(work.labels.items())))
         template = self.templates.get(key)
@@ -77,6 +91,7 @@ class _Round:
     started: float
     answered: set[str] = field(default_factory=set)
     launched: int = 0
+    planned: float | None = None
     decided: float | None = None
     sent: float | None = None
 
@@ -102,8 +117,20 @@ class Launcher:
         self.demand = demand
         self.metrics = metrics
         self.clock = clock
+        # The queue, loaded outside offer rounds (sync) so a round reads no rows: pks in
+        # queue order, and the parsed work of each.
+        self._queue: list[int] = []
         self._cache: dict[int, PendingWork] = {}
+        self._synced: PendingSummary | None = None
         self._placed: dict[int, PendingTask] = {}
+        # What a round costs, learnt from the rounds so far: the decision, and seconds
+        # per launch after it (recording, building and sending). The launch limit is
+        # what fits in round_budget.
+        # Until rounds have been seen, a guess on the slow side: a quarter of the budget to
+        # decide, and a tenth of a millisecond per launch.
+        self._asked_more_at = -1e18
+        self._fixed = options.round_budget / 4
+        self._per_launch = 0.0001
         self._shapes: dict[tuple[object, ...], PlacementSpec] = {}
         self._why_not: dict[int, dict[str, int]] = {}
         self._why_not_dirty = False
@@ -117,7 +144,8 @@ class Launcher:
         roles = sorted({offer.allocation_role or "*" for offer in offers})
         self.metrics.offers_received.add(len(offers), time.time())
         try:
-            self._decide_and_send(current, roles, framework_id)
+            with collector_paused():
+                self._decide_and_send(current, roles, framework_id)
         finally:
             # Whatever failed above, no offer stays with us unanswered.
             left = [offer_id for offer_id in current.offers if offer_id not in current.answered]
@@ -135,15 +163,35 @@ class Launcher:
             work,
             self._running(work),
             self._placed,
-            self.options.max_launches_per_round,
+            self._launch_limit(),
         )
+        current.planned = self.clock()
         self._remember_why_not(plan.why_not)
         infos, records = self._build(plan, current)
         marked = self.store.tasks_mark_launching(records, framework_id) if records else set()
         current.decided = self.clock()
         refuse = self._refuse_seconds(plan, len(work))
-        self._accept_all(current, plan, infos, marked, refuse, framework_id)
-        self._decline(current, list(plan.declines), refuse, roles)
+        self._answer(current, plan, infos, marked, refuse, framework_id, roles)
+        self._learn(current)
+
+    def _launch_limit(self) -> int:
+        """How many launches fit in one round's time budget at the costs seen so far: a
+        round must answer its offers promptly (they are the cluster's, not ours), and what
+        does not fit goes with the next offers, which come at once (refuse 0)."""
+        options = self.options
+        fits = int((options.round_budget - self._fixed) / self._per_launch)
+        return max(options.min_launches_per_round, min(fits, options.max_launches_per_round))
+
+    def _learn(self, current: _Round) -> None:
+        if current.sent is None or current.planned is None:
+            return
+        # The decision's cost grows a little with its launches: counting all of it as
+        # fixed makes a larger limit raise it, and the next limit shrink: it settles.
+        self._fixed = _mix(self._fixed, current.planned - current.started)
+        if current.launched >= self.options.min_launches_per_round:
+            self._per_launch = _mix(
+                self._per_launch, (current.sent - current.planned) / current.launched
+            )
 
     def _measure(self, current: _Round) -> None:
         done = self.clock()
@@ -167,13 +215,43 @@ class Launcher:
         more = bool(plan.why_not) or loaded >= self.options.pending_batch
         return self.options.refuse_seconds if more else self.options.idle_refuse_seconds
 
+    def sync(self, summary: PendingSummary) -> None:
+        """Reload the queue when the store's pending work differs from what is held (new
+        tasks, kills, launches handed back). Called between rounds: a round then reads
+        nothing. A queue a little out of date is safe: marking a task LAUNCHING is
+        conditional on it still being pending and wanted (tasks_mark_launching)."""
+        if self._synced is not None and self._matches(summary):
+            return
+        self._load(self.config.roles)
+        self._synced = summary
+
+    def _matches(self, summary: PendingSummary) -> bool:
+        if len(self._cache) >= self.options.pending_batch:
+            return False  # a capped load: what lies beyond it changes without a sign here
+        held: dict[str, int] = {}
+        for work in self._cache.values():
+            held[work.role] = held.get(work.role, 0) + 1
+        roles = self.config.roles
+        if held != {role: n for role, n in summary.by_role.items() if n and role in roles}:
+            return False
+        # Equal counts may hide a kill and a new task: the pks' sum tells them apart.
+        return summary.fingerprint is None or summary.fingerprint == sum(self._cache)
+
     def _pending(self, roles: Sequence[str]) -> list[PendingWork]:
-        """The queue for these roles; specs already parsed are kept, since they never
-        change while a task waits."""
+        """The queue for these roles, as last synced (or loaded now if never)."""
+        if self._synced is None:
+            self._load(self.config.roles)
+        wanted = set(roles)
+        cache = self._cache
+        return [cache[pk] for pk in self._queue if pk in cache and cache[pk].role in wanted]
+
+    def _load(self, roles: Sequence[str]) -> None:
+        """Specs already parsed are kept, since they never change while a task waits."""
         pks = self.store.pending_pks(self.config.key, roles, self.options.pending_batch)
         wanted = set(pks)
-        for pk in [pk for pk, w in self._cache.items() if w.role in roles and pk not in wanted]:
+        for pk in [pk for pk in self._cache if pk not in wanted]:
             self._forget(pk)
+        self._queue = pks
         missing = [pk for pk in pks if pk not in self._cache]
         if missing:
             loaded, problems = self.store.pending_load(missing)
@@ -185,7 +263,6 @@ class Launcher:
             if problems:
                 logger.error("%d pending task(s) have a spec Berth cannot read", len(problems))
                 self.store.tasks_fail(problems)
-        return [self._cache[pk] for pk in pks if pk in self._cache]
 
     def _running(self, work: Sequence[PendingWork]) -> dict[str, list[RunningOn]]:
         groups = sorted({w.group for w in work if w.constraints})
@@ -193,13 +270,11 @@ class Launcher:
             return {}
         return self.store.running_placements(self.config.key, groups)
 
-    def _build(
-        self, plan: RoundPlan, current: _Round
-    ) -> tuple[dict[int, Json], list[LaunchRecord]]:
+    def _build(self, plan: RoundPlan, current: _Round) -> tuple[dict[int, str], list[LaunchRecord]]:
         """TaskInfos with configuration and secrets resolved now; they live only in memory
         until sent, and are never logged."""
         builder = _InfoBuilder(self.store)
-        infos: dict[int, Json] = {}
+        infos: dict[int, str] = {}
         records: list[LaunchRecord] = []
         problems: dict[int, str] = {}
         for accept in plan.accepts:
@@ -232,17 +307,20 @@ class Launcher:
                 self._forget(pk)
         return infos, records
 
-    def _accept_all(
+    def _answer(
         self,
         current: _Round,
         plan: RoundPlan,
-        infos: Mapping[int, Json],
+        infos: Mapping[int, str],
         marked: set[int],
         refuse: float,
         framework_id: str,
+        roles: Sequence[str],
     ) -> None:
-        """One ACCEPT per agent and role, all pipelined on one connection."""
+        """One ACCEPT per agent and role, and one DECLINE for the rest, all pipelined on
+        one connection: every offer is answered before any answer is awaited."""
         batch: list[tuple[AcceptPlan, list[int]]] = []
+        declined = list(plan.declines)
         for accept in plan.accepts:
             launching = [w.pk for w, _ in accept.launches if w.pk in marked]
             for pk in launching:
@@ -250,32 +328,38 @@ class Launcher:
             if launching:
                 batch.append((accept, launching))
             else:
-                self._decline(current, list(accept.offer_ids), refuse, [accept.role])
-        if not batch:
-            return
-        calls = [
-            accept_call(
-                framework_id,
-                accept.offer_ids,
-                [launch_operation([infos[pk] for pk in launching])],
-                refuse,
+                declined.extend(accept.offer_ids)
+        declined = [offer_id for offer_id in declined if offer_id not in current.answered]
+        calls: list[Json | EncodedCall] = [
+            accept_launch_encoded(
+                framework_id, accept.offer_ids, [infos[pk] for pk in launching], refuse
             )
             for accept, launching in batch
         ]
+        if declined:
+            calls.append(decline_call(framework_id, declined, refuse))
+        more = plan.capped and self._may_ask_more(current.started)
+        if more:
+            # Tasks that fit were left for the next offers: ask for them now (the master
+            # allocates on REVIVE), not at its next periodic pass, a second away.
+            calls.append(revive_call(framework_id, roles))
+        if not calls:
+            return
         for accept, _ in batch:
             current.answered.update(accept.offer_ids)
+        current.answered.update(declined)
         errors: list[MesosError | None]
         try:
             errors = list(
                 self.conn.send_many(calls, written=lambda: current.mark_sent(self.clock()))
             )
         except _NOT_APPLIED as failure:
-            errors = [failure] * len(batch)
+            errors = [failure] * len(calls)
         except MesosError as failure:
             # Some may have arrived and been acted on: reconciliation settles them all.
             logger.warning("ACCEPTs may not have arrived: %s", failure)
-            errors = [None] * len(batch)
-        for (accept, launching), refused in zip(batch, errors, strict=True):
+            errors = [None] * len(calls)
+        for (accept, launching), refused in zip(batch, errors, strict=False):
             if refused is not None:
                 logger.warning(
                     "ACCEPT on %s refused (%s); %d task(s) wait for another offer",
@@ -289,6 +373,22 @@ class Launcher:
             current.launched += len(launching)
             self.metrics.launches.add(len(launching), now)
             self.metrics.offers_used.add(len(accept.offer_ids), now)
+        if more and errors[-1] is None:
+            self.demand.revived(roles, current.started)
+        if declined:
+            refused = errors[len(batch)]
+            if refused is None:
+                self.demand.declined(roles)
+                self.metrics.offers_declined.add(len(declined), time.time())
+            else:
+                # Offers die with their subscription; nothing is held if this one ended.
+                logger.warning("DECLINE of %d offer(s) failed: %s", len(declined), refused)
+
+    def _may_ask_more(self, now: float) -> bool:
+        if now - self._asked_more_at < self.options.more_offers_interval:
+            return False
+        self._asked_more_at = now
+        return True
 
     def _decline(
         self, current: _Round, offer_ids: list[str], refuse: float, roles: Sequence[str]

@@ -96,6 +96,8 @@ class PendingSummary:
 
     by_role: Mapping[str, int]
     newest_pk: int
+    # The sum of the pending pks: equal counts with a different sum mean the queue changed.
+    fingerprint: int | None = None
 
     @property
     def total(self) -> int:

@@ -4,18 +4,20 @@ A service scaled to hundreds of instances launches hundreds of TaskInfos that di
 in their task id, agent, ports and the variables that name them (PORT0, HOST). Building
 each with translate.task_info costs a full validation per task; a template does it once
 per spec, environment, role and owner in an offer round (never longer: configuration is
-resolved at the moment of launch), and each task gets a shallow copy with its own parts.
+resolved at the moment of launch), and each task gets its own parts stamped into the
+template's JSON text.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+from cluster.client.http import encode_json
 from cluster.framework.offers import launch_spec, port_environment
 from cluster.framework.storage import PendingWork
 from cluster.translate import ports_to_ranges, task_info
-from cluster.translate.calls import Json
 from cluster.types import DockerContainer, MesosContainer
 
 _STAND_IN_HOST = "stand-in.invalid"
@@ -34,6 +36,13 @@ def needs_own_build(work: PendingWork) -> bool:
 
 
 class TaskInfoTemplate:
+    """A TaskInfo's JSON text with gaps for the parts each task fills in.
+
+    The template is built as a dict through the validating path, with placeholder strings
+    where the stamped parts go, encoded once, and cut at the placeholders: stamping is then
+    string concatenation, with no dict built and no JSON encoded per task.
+    """
+
     def __init__(self, work: PendingWork, configured: Mapping[str, str], role: str) -> None:
         self.role = role
         ports = stand_in_ports(work.spec.ports)
@@ -41,34 +50,61 @@ class TaskInfoTemplate:
         info = task_info(
             launch_spec(work, ports, _STAND_IN_HOST, configured), agent_id="-", allocation_role=role
         )
+        marks = {name: f"berth-stamp-{uuid.uuid4().hex}-{name}" for name in _GAPS}
         stamped = set(port_environment(ports, _STAND_IN_HOST))
         command = dict(info["command"])
-        variables = command.get("environment", {}).get("variables", [])
-        self.variables = [v for v in variables if v["name"] not in stamped]
-        self.command = command
-        self.resources = [r for r in info["resources"] if r["name"] != "ports"]
-        self.base = {k: v for k, v in info.items() if k not in ("task_id", "agent_id")}
+        environment = dict(command.get("environment", {}))
+        variables = [v for v in environment.get("variables", []) if v["name"] not in stamped]
+        command["environment"] = {**environment, "variables": [*variables, marks["variables"]]}
+        resources = [r for r in info["resources"] if r["name"] != "ports"]
+        if ports:
+            resources.append(marks["ports"])
+        shaped = {
+            **info,
+            "task_id": {"value": marks["task_id"]},
+            "agent_id": {"value": marks["agent_id"]},
+            "resources": resources,
+            "command": command,
+        }
+        text = encode_json(shaped).decode("utf-8")
+        # The text between the gaps, in the order the gaps appear in it.
+        found = {name: text.find(f'"{marks[name]}"') for name in _GAPS}
+        self.order: list[str] = sorted((n for n in _GAPS if found[n] >= 0), key=found.__getitem__)
+        self.pieces: list[str] = []
+        for name in self.order:
+            before, _, text = text.partition(f'"{marks[name]}"')
+            self.pieces.append(before)
+        self.pieces.append(text)
 
-    def stamp(self, task_id: str, agent_id: str, ports: Sequence[int], hostname: str) -> Json:
-        info: dict[str, Any] = {"name": self.base["name"], "task_id": {"value": task_id}}
-        info["agent_id"] = {"value": agent_id}
-        resources = list(self.resources)
+    def stamp(self, task_id: str, agent_id: str, ports: Sequence[int], hostname: str) -> str:
+        """The TaskInfo as JSON text, with this task's id, agent, ports and variables."""
+        fills = {
+            "task_id": json.dumps(task_id),
+            "agent_id": json.dumps(agent_id),
+            "variables": ",".join(
+                f'{{"name":{json.dumps(k)},"value":{json.dumps(v)}}}'
+                for k, v in port_environment(ports, hostname).items()
+            ),
+        }
         if ports:
             ranges = [{"begin": b, "end": e} for b, e in ports_to_ranges(ports)]
-            resources.append(
-                {
-                    "name": "ports",
-                    "type": "RANGES",
-                    "ranges": {"range": ranges},
-                    "allocation_info": {"role": self.role},
-                }
-            )
-        info["resources"] = resources
-        named = [{"name": k, "value": v} for k, v in port_environment(ports, hostname).items()]
-        info["command"] = {**self.command, "environment": {"variables": [*self.variables, *named]}}
-        for key, value in self.base.items():
-            info.setdefault(key, value)
-        return info
+            resource = {
+                "name": "ports",
+                "type": "RANGES",
+                "ranges": {"range": ranges},
+                "allocation_info": {"role": self.role},
+            }
+            fills["ports"] = encode_json(resource).decode("utf-8")
+        pieces = self.pieces
+        parts = [pieces[0]]
+        for n, name in enumerate(self.order, start=1):
+            parts.append(fills[name])
+            parts.append(pieces[n])
+        return "".join(parts)
+
+
+# The parts of a TaskInfo that differ between the tasks of one template.
+_GAPS = ("task_id", "agent_id", "variables", "ports")
 
 
 def stand_in_ports(requested: Sequence[int]) -> tuple[int, ...]:

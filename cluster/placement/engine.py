@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from heapq import heappop, heappush
 
+from cluster.gcpause import collector_paused
 from cluster.placement.index import (
     Group,
     Key,
@@ -57,27 +56,8 @@ def place_tasks(
     """
     if max_launches is not None and max_launches < 1:
         raise ValueError(f"max_launches must be at least 1, got {max_launches}")
-    with _collector_paused():
+    with collector_paused():
         return _decide(offers, tasks, running or {}, overhead, max_launches or _UNBOUNDED)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Keep Python's cycle collector out of the decision.
-
-    A batch allocates tens of thousands of small objects, which triggers collections; in
-    the framework process an older-generation pass walks every object the process holds
-    (Django, caches, the task queue), tens of milliseconds spent finding nothing, since
-    the decision's own cycles are a few per group. It runs after, once, instead.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _decide(

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Max, QuerySet, TextField
+from django.db.models import Count, Max, QuerySet, Sum, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -98,9 +98,14 @@ class DjangoStore:
         return Task.objects.filter(cluster_key=cluster_key, state=Task.PENDING, desired=Desired.RUN)
 
     def pending_summary(self, cluster_key: str, after_pk: int) -> PendingSummary:
-        rows = self._pending(cluster_key).values("role").annotate(n=Count("id")).order_by()
+        pending = self._pending(cluster_key).values("role").order_by()
+        rows = list(pending.annotate(n=Count("id"), total=Sum("id")))
         newest = self._pending(cluster_key).filter(pk__gt=after_pk).aggregate(top=Max("pk"))["top"]
-        return PendingSummary({row["role"]: row["n"] for row in rows}, newest or after_pk)
+        return PendingSummary(
+            {row["role"]: row["n"] for row in rows},
+            newest or after_pk,
+            fingerprint=sum(int(row["total"] or 0) for row in rows),
+        )
 
     def pending_pks(self, cluster_key: str, roles: Sequence[str], limit: int) -> list[int]:
         queryset = self._pending(cluster_key).filter(role__in=list(roles))

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from cluster.translate._read import PayloadError
 from cluster.translate.calls import (
+    EncodedCall,
     InvalidCall,
     accept_call,
+    accept_launch_encoded,
     acknowledge_call,
     call_envelope,
     decline_call,
+    encode_call,
     framework_info_json,
     get_metrics_call,
     kill_call,
@@ -33,13 +36,16 @@ from cluster.translate.events import event_from_dict, parse_event, preview
 from cluster.translate.tasks import InvalidTaskSpec, ports_to_ranges, task_info, validate_task_id
 
 __all__ = [
+    "EncodedCall",
     "InvalidCall",
     "InvalidTaskSpec",
     "PayloadError",
     "accept_call",
+    "accept_launch_encoded",
     "acknowledge_call",
     "call_envelope",
     "decline_call",
+    "encode_call",
     "event_from_dict",
     "framework_info_json",
     "get_metrics_call",

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cluster.types import FrameworkInfo
@@ -123,6 +126,36 @@ def accept_call(
     body: Json = {"offer_ids": _offer_ids(offer_ids), "operations": list(operations)}
     body.update(_filters(refuse_seconds))
     return call_envelope("ACCEPT", framework_id, body)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedCall:
+    """A call already in its JSON text, for the hot path that builds it from pieces."""
+
+    call_type: str
+    body: bytes
+
+
+def encode_call(call: Json) -> bytes:
+    # allow_nan=False: a NaN would reach Mesos as a bare token its parser rejects.
+    return json.dumps(call, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def accept_launch_encoded(
+    framework_id: str,
+    offer_ids: Sequence[str],
+    task_infos: Sequence[str],
+    refuse_seconds: float | None = None,
+) -> EncodedCall:
+    """accept_call with one LAUNCH whose TaskInfos are JSON texts already (each one built
+    through task_info, see cluster.framework.taskinfo): spliced in, not parsed again."""
+    if not task_infos:
+        raise InvalidCall("a LAUNCH needs at least one task")
+    mark = f"berth-task-infos-{uuid.uuid4().hex}"
+    operation = {"type": "LAUNCH", "launch": {"task_infos": [mark]}}
+    call = accept_call(framework_id, offer_ids, [operation], refuse_seconds)
+    before, _, after = encode_call(call).partition(f'"{mark}"'.encode())
+    return EncodedCall("ACCEPT", before + ",".join(task_infos).encode("utf-8") + after)
 
 
 def decline_call(

@@ -4,6 +4,7 @@ update rules, suppress/revive, reconciliation rounds, rates, and event dispatch 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -418,7 +419,35 @@ def test_a_stamped_task_info_is_what_a_full_build_gives(extra: dict[str, Any]) -
         launch_spec(pending, ports, "h9", configured), agent_id="S9", allocation_role="dev"
     )
 
-    assert _sorted_env(stamped) == _sorted_env(built)
+    assert _sorted_env(json.loads(stamped)) == _sorted_env(built)
+
+
+def test_a_template_stamps_text_that_needs_escaping_as_valid_json() -> None:
+    from cluster.framework.taskinfo import TaskInfoTemplate
+
+    pending = work(7, ports=(0,))
+    template = TaskInfoTemplate(pending, {"QUOTE": 'say "hi"\n'}, "dev")
+
+    first = json.loads(template.stamp('task-"1"', "S\\9", [31000], "h\u00e9"))
+    second = json.loads(template.stamp("task-2", "S8", [31001], "h8"))
+
+    assert first["task_id"] == {"value": 'task-"1"'} and first["agent_id"] == {"value": "S\\9"}
+    env = {v["name"]: v["value"] for v in first["command"]["environment"]["variables"]}
+    assert env["QUOTE"] == 'say "hi"\n' and env["HOST"] == "h\u00e9" and env["PORT0"] == "31000"
+    assert second["resources"][-1]["ranges"] == {"range": [{"begin": 31001, "end": 31001}]}
+
+
+def test_an_encoded_accept_is_the_accept_call_with_the_infos_in_place() -> None:
+    from cluster.translate import accept_call, accept_launch_encoded, launch_operation
+
+    infos = [{"name": "a", "task_id": {"value": "t1"}}, {"name": "b", "task_id": {"value": "t2"}}]
+    texts = [json.dumps(info) for info in infos]
+
+    encoded = accept_launch_encoded("F1", ["O1", "O2"], texts, 0.0)
+
+    assert encoded.call_type == "ACCEPT"
+    expected = accept_call("F1", ["O1", "O2"], [launch_operation(infos)], 0.0)
+    assert json.loads(encoded.body) == expected
 
 
 def test_a_round_launches_at_most_its_cap_in_queue_order_and_declines_the_rest() -> None:
