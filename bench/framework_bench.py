@@ -10,8 +10,11 @@ the benchmark may empty: it deletes every task and environment in it. Prints:
 2. launching, with the engine in this process: tasks launched per second counted to the
    ACCEPT (recorded LAUNCHING, ACCEPT sent) and to TASK_RUNNING stored (which needs the
    STARTING update stored and acknowledged first: the agent holds RUNNING back until then);
-3. offer rounds: offers per round and p50/p99/max of the decision time (offers in hand ->
-   launches committed, TaskInfos built) and of the whole round (-> every ACCEPT/DECLINE sent);
+3. offer rounds: offers and launches per round, and p50/p99 of the decision time (offers in
+   hand -> launches committed, TaskInfos built), of the offer-handling latency (-> every
+   offer answered: the ACCEPTs, the DECLINE and any REVIVE written in one pipelined batch),
+   and of the whole round (-> the master's 202 for each; the devcluster validates and
+   applies each ACCEPT before answering it, so this includes the master's own work);
 4. memory, with `manage.py run_framework` as its own process: RSS when idle and with every
    task running and tracked.
 
@@ -136,9 +139,9 @@ def print_rounds(title: str, rounds: list[Any]) -> None:
         f" launches/round median {statistics.median(launched):.0f} (max {max(launched)})\n"
         f"    decide (offers in hand -> launches committed, TaskInfos built):"
         f" p50 {percentile(decide, 0.5):.1f} ms, p99 {percentile(decide, 0.99):.1f} ms\n"
-        f"    offer received -> every ACCEPT sent:"
+        f"    offer-handling latency (-> every offer answered, ACCEPTs and DECLINE written):"
         f" p50 {percentile(sent, 0.5):.1f} ms, p99 {percentile(sent, 0.99):.1f} ms\n"
-        f"    whole round (-> every ACCEPT and DECLINE answered 202):"
+        f"    whole round (-> the master's 202 for every call):"
         f" p50 {percentile(total, 0.5):.1f} ms, p99 {percentile(total, 0.99):.1f} ms"
     )
 

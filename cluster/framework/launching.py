@@ -260,6 +260,8 @@ class Launcher:
             for w in loaded:
                 self._cache[w.pk] = w
                 self._placed[w.pk] = w.placement(self._shapes)
+                if w.why_not and w.pk not in self._why_not:
+                    self._why_not[w.pk] = dict(w.why_not)
             if problems:
                 logger.error("%d pending task(s) have a spec Berth cannot read", len(problems))
                 self.store.tasks_fail(problems)

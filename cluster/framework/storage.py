@@ -33,6 +33,8 @@ class PendingWork:
     team_id: int | None = None
     # Owner and environment, put on the TaskInfo as labels.
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Why it is not placed yet, as last stored: counting goes on from there after a restart.
+    why_not: Mapping[str, int] = field(default_factory=dict)
 
     def placement(
         self, shapes: dict[tuple[object, ...], PlacementSpec] | None = None

@@ -115,7 +115,8 @@ class DjangoStore:
         work: list[PendingWork] = []
         problems: dict[int, str] = {}
         fields = ("pk", "mesos_task_id", "role", "group", "environment_id", "team_id",
-                  "owner_kind", "owner_id", "environment__slug", "team__slug")  # fmt: skip
+                  "owner_kind", "owner_id", "environment__slug", "team__slug",
+                  "why_not_placed")  # fmt: skip
         # The spec as stored text: the instances of one service share it, so it is
         # parsed once (see _parsed_spec) instead of once per task.
         text = Cast("spec", output_field=TextField())
@@ -296,4 +297,12 @@ def _pending_work(row: Mapping[str, Any]) -> PendingWork:
         environment_id=row["environment_id"],
         team_id=row["team_id"],
         labels=labels,
+        why_not=_counts(row["why_not_placed"]),
     )
+
+
+def _counts(stored: Any) -> dict[str, int]:
+    """Stored why-not counts; anything else there (hand-edited, older shapes) is dropped."""
+    if not isinstance(stored, dict):
+        return {}
+    return {str(k): v for k, v in stored.items() if isinstance(v, int) and v >= 0}

@@ -36,6 +36,9 @@ class QueueStore:
         self.per_launch = per_launch
         self.reads: list[str] = []
         self.marked: list[int] = []
+        self.stored_why_not: dict[int, dict[str, int]] = {}
+        self.saved: dict[int, dict[str, int]] = {}
+        self.cpus = 0.5
 
     def summary(self) -> PendingSummary:
         return PendingSummary(
@@ -48,7 +51,8 @@ class QueueStore:
 
     def pending_load(self, pks: Sequence[int]) -> tuple[list[PendingWork], dict[int, str]]:
         self.reads.append("pending_load")
-        return [work(pk) for pk in pks], {}
+        loaded = [work(pk, self.cpus, self.stored_why_not.get(pk, {})) for pk in pks]
+        return loaded, {}
 
     def launch_environment(self, environment_id: int, team_id: int | None) -> dict[str, str]:
         return {}
@@ -65,7 +69,7 @@ class QueueStore:
         self.pending = sorted({*self.pending, *pks})
 
     def why_not_save(self, counts: Mapping[int, Mapping[str, int]]) -> None:
-        pass
+        self.saved = {pk: dict(c) for pk, c in counts.items()}
 
 
 class Wire:
@@ -91,11 +95,13 @@ class Wire:
         self.batches.append([{"type": "DECLINE", "decline": {"offer_ids": list(offer_ids)}}])
 
 
-def work(pk: int) -> PendingWork:
+def work(pk: int, cpus: float = 0.5, why_not: Mapping[str, int] | None = None) -> PendingWork:
     spec = TaskSpec(
-        task_id="", name=f"t{pk}", command=CommandSpec.shell_line("true"), cpus=0.5, mem=32
+        task_id="", name=f"t{pk}", command=CommandSpec.shell_line("true"), cpus=cpus, mem=32
     )
-    return PendingWork(pk=pk, task_id=f"task-{pk}", role="dev", group="g", spec=spec)
+    return PendingWork(
+        pk=pk, task_id=f"task-{pk}", role="dev", group="g", spec=spec, why_not=why_not or {}
+    )
 
 
 def offers(count: int, cpus: float = 2.4) -> list[Offer]:
@@ -265,3 +271,17 @@ def test_a_refused_accept_hands_its_tasks_back_and_the_rest_still_launch() -> No
     assert sorted(store.pending) == [1, 2, 3, 4]  # O0's four are pending again
     assert store.marked == [1, 2, 3, 4, 5, 6, 7, 8]
     assert engine.metrics.launches.total == 4
+
+
+def test_why_not_counts_go_on_from_what_was_stored_before_a_restart() -> None:
+    clock = Clock()
+    store = QueueStore(clock, 1)
+    store.cpus = 64  # fits no offer
+    store.stored_why_not = {1: {"offers": 30, "cpus": 30}}
+    engine, _ = launcher(store, clock)
+    engine.sync(store.summary())
+
+    engine.handle(offers(3), "F")
+    engine.flush_why_not(force=True)
+
+    assert store.saved == {1: {"offers": 33, "cpus": 33}}
