@@ -56,6 +56,7 @@ from cluster.types import (
     SubscribedEvent,
     TaskSpec,
     TaskStatus,
+    UnparsedEvent,
 )
 
 logger = logging.getLogger(__name__)
@@ -77,18 +78,23 @@ class SchedulerConnection(Closing):
         masters: str | Sequence[str],
         *,
         options: HttpOptions | None = None,
-        events: queue.Queue[Event] | None = None,
+        events: queue.Queue[Event | UnparsedEvent] | None = None,
         heartbeat_misses: float = 5.0,
         first_event_timeout: float = 30.0,
         backoff_base: float = DEFAULT_BASE_SECONDS,
         backoff_cap: float = DEFAULT_CAP_SECONDS,
         rand: Callable[[], float] = random.random,
+        defer_parsing: bool = False,
     ) -> None:
         urls = [masters] if isinstance(masters, str) else list(masters)
         if not urls:
             raise ValueError("at least one master URL is needed")
         self.masters = [normalize_base_url(url) for url in urls]
-        self.events: queue.Queue[Event] = events if events is not None else queue.Queue()
+        # With defer_parsing, stream records arrive as UnparsedEvent (see stream.parsed).
+        self.events: queue.Queue[Event | UnparsedEvent] = (
+            events if events is not None else queue.Queue()
+        )
+        self._defer_parsing = defer_parsing
         self.framework_id: str | None = None
         self._options = options or HttpOptions()
         self._heartbeat_misses = heartbeat_misses
@@ -190,6 +196,7 @@ class SchedulerConnection(Closing):
             sink=self.events.put,
             heartbeat_misses=self._heartbeat_misses,
             first_event_timeout=self._first_event_timeout,
+            defer_parsing=self._defer_parsing,
         )
 
     def _replace_stream(self, stream: EventStream | None) -> None:

@@ -27,6 +27,7 @@ from cluster.types import (
     Event,
     OffersEvent,
     SubscribedEvent,
+    UnparsedEvent,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,9 +55,10 @@ class EventStream:
         client: httpx.Client,
         url: str,
         stream_id: str,
-        sink: Callable[[Event], None],
+        sink: Callable[[Event | UnparsedEvent], None],
         heartbeat_misses: float,
         first_event_timeout: float,
+        defer_parsing: bool = False,
     ) -> None:
         self.url = url
         self.stream_id = stream_id
@@ -64,6 +66,7 @@ class EventStream:
         self._response = response
         self._client = client
         self._sink = sink
+        self._defer = defer_parsing
         self._misses = heartbeat_misses
         self._chunks: Iterator[bytes] = response.iter_raw()
         self._decoder = RecordIODecoder()
@@ -125,12 +128,16 @@ class EventStream:
     def _run(self) -> None:
         try:
             while True:
-                event = parse_event(self._next_record())
+                record = self._next_record()
+                # An ERROR ends the stream here, so it is looked for: a record that cannot
+                # be one (no quoted ERROR anywhere in it) goes on unparsed.
+                if self._defer and b'"ERROR"' not in record:
+                    self._sink(UnparsedEvent(record, self._https))
+                    continue
+                event = parse_record(record, self._https)
                 if isinstance(event, ErrorEvent):
                     # Fatal for this subscription; the master closes the stream next.
                     raise _Ended(DisconnectCause.ERROR, event.message)
-                if self._https and isinstance(event, OffersEvent):
-                    event = agents_over_https(event)
                 self._sink(event)
         except _Ended as ended:
             self._end(ended.cause, ended.reason)
@@ -185,6 +192,20 @@ class EventStream:
     @property
     def done(self) -> bool:
         return self._done.is_set()
+
+
+def parse_record(record: bytes, https: bool) -> Event:
+    event = parse_event(record)
+    if https and isinstance(event, OffersEvent):
+        event = agents_over_https(event)
+    return event
+
+
+def parsed(item: Event | UnparsedEvent) -> Event:
+    """The event, parsing it now if the stream handed it on unparsed."""
+    if isinstance(item, UnparsedEvent):
+        return parse_record(item.record, item.https)
+    return item
 
 
 def agents_over_https(event: OffersEvent) -> OffersEvent:

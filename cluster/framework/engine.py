@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from cluster.backoff import backoff_delay
 from cluster.client import ConnectionClosed, MesosError, SchedulerConnection, SubscribeRejected
+from cluster.client.stream import parsed
 from cluster.framework.config import ClusterConfig, EngineOptions
 from cluster.framework.demand import Demand
 from cluster.framework.events import EventHandlers
@@ -23,7 +24,7 @@ from cluster.framework.metrics import EngineMetrics
 from cluster.framework.nudge import WakeQueue
 from cluster.framework.reconcile import Reconciler
 from cluster.framework.storage import EngineStore
-from cluster.types import Event
+from cluster.types import Event, UnparsedEvent
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +46,15 @@ class ClusterEngine(EventHandlers):
         self.options = options = options or EngineOptions()
         self.clock = clock
         # nudge() can end the idle wait as an event does (see WakeQueue).
-        self._events: WakeQueue[Event] = WakeQueue()
+        self._events: WakeQueue[Event | UnparsedEvent] = WakeQueue()
         self._nudged = threading.Event()
         self.conn = SchedulerConnection(
             list(config.masters),
             options=config.http_options(request_timeout=options.request_timeout),
             events=self._events,
+            # Updates are parsed here, between offer rounds, not in the stream's reader
+            # thread, where they would take the interpreter from a round half the time.
+            defer_parsing=True,
             heartbeat_misses=options.heartbeat_misses,
             backoff_base=options.backoff_base,
             backoff_cap=options.backoff_cap,
@@ -71,7 +75,7 @@ class ClusterEngine(EventHandlers):
         self._id_loaded = False
         self._connect_attempt = 0
         self._next_connect = 0.0
-        self._stashed: list[Event] = []
+        self._stashed: list[Event | UnparsedEvent] = []
         self._kills_sent: dict[str, float] = {}
         self._orphans_killed: set[str] = set()
         self._next_poll = 0.0
@@ -234,13 +238,13 @@ class ClusterEngine(EventHandlers):
         return True
 
     def _drain(self) -> list[Event]:
-        events, self._stashed = self._stashed, []
-        while len(events) < MAX_EVENTS_PER_STEP:
+        taken, self._stashed = self._stashed, []
+        while len(taken) < MAX_EVENTS_PER_STEP:
             try:
-                events.append(self.conn.events.get_nowait())
+                taken.append(self.conn.events.get_nowait())
             except queue.Empty:
                 break
-        return events
+        return [parsed(item) for item in taken]
 
     def step_kills(self) -> bool:
         self._take_nudge()

@@ -22,6 +22,7 @@ from cluster.types.events import (
     SubscribedEvent,
     TaskStatus,
     UnknownEvent,
+    UnparsedEvent,
     UpdateEvent,
 )
 from cluster.types.framework import DEFAULT_FAILOVER_TIMEOUT_SECONDS, FrameworkInfo
@@ -120,6 +121,7 @@ __all__ = [
     "TaskSpec",
     "TaskStatus",
     "UnknownEvent",
+    "UnparsedEvent",
     "UpdateEvent",
     "UriSpec",
     "VersionInfo",

@@ -205,6 +205,16 @@ class DisconnectedEvent:
         return self.cause is DisconnectCause.ERROR and FRAMEWORK_REMOVED_MESSAGE in self.reason
 
 
+@dataclass(frozen=True, slots=True)
+class UnparsedEvent:
+    """A record of the stream handed on as bytes, for the consumer to parse in its own
+    thread (cluster.client.stream.parsed): parsing in the reader thread would contend
+    for the interpreter with the consumer's own latency-bound work."""
+
+    record: bytes
+    https: bool = False
+
+
 Event = (
     SubscribedEvent
     | OffersEvent

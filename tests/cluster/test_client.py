@@ -593,7 +593,9 @@ def test_a_ca_bundle_is_accepted_as_pem_text_or_as_a_path(tmp_path: Any) -> None
         ).verify()
 
 
-def _stream_of(chunks: list[bytes]) -> tuple[EventStream, queue.Queue[Event]]:
+def _stream_of(
+    chunks: list[bytes], *, defer_parsing: bool = False
+) -> tuple[EventStream, queue.Queue[Event]]:
     sink: queue.Queue[Event] = queue.Queue()
     response = httpx.Response(200, content=iter(chunks))
     stream = EventStream(
@@ -604,6 +606,7 @@ def _stream_of(chunks: list[bytes]) -> tuple[EventStream, queue.Queue[Event]]:
         sink=sink.put,
         heartbeat_misses=5,
         first_event_timeout=30,
+        defer_parsing=defer_parsing,
     )
     return stream, sink
 
@@ -656,6 +659,29 @@ def test_an_error_event_ends_the_stream_with_its_message() -> None:
     stream.first_event()
     stream.start()
     (end,) = _drain(sink)
+    assert isinstance(end, DisconnectedEvent)
+    assert (end.cause, end.reason) == (DisconnectCause.ERROR, "Framework failed over")
+
+
+def test_a_deferring_stream_hands_records_on_unparsed_but_still_ends_on_an_error() -> None:
+    from cluster.client.stream import parsed
+    from cluster.types import UnparsedEvent
+
+    subscribed = b'{"type":"SUBSCRIBED","subscribed":{"framework_id":{"value":"f"}}}'
+    update = (
+        b'{"type":"UPDATE","update":{"status":{"task_id":{"value":"t1"},'
+        b'"state":"TASK_ERROR","message":"bad ERROR text"}}}'
+    )
+    error = b'{"type":"ERROR","error":{"message":"Framework failed over"}}'
+    stream, sink = _stream_of([encode_all([subscribed, update, error])], defer_parsing=True)
+    stream.first_event()
+    stream.start()
+
+    handed, end = _drain(sink)
+
+    assert isinstance(handed, UnparsedEvent)
+    event = parsed(handed)
+    assert isinstance(event, UpdateEvent) and event.status.state == "TASK_ERROR"
     assert isinstance(end, DisconnectedEvent)
     assert (end.cause, end.reason) == (DisconnectCause.ERROR, "Framework failed over")
 
