@@ -144,6 +144,12 @@ def print_rounds(title: str, rounds: list[Any]) -> None:
         f"    whole round (-> the master's 202 for every call):"
         f" p50 {percentile(total, 0.5):.1f} ms, p99 {percentile(total, 0.99):.1f} ms"
     )
+    slowest = max(rounds, key=lambda r: r.sent_seconds)
+    print(
+        f"    slowest round: {slowest.launched} launches; placed at"
+        f" {slowest.placed_seconds * 1000:.1f} ms, recorded and built at"
+        f" {slowest.decide_seconds * 1000:.1f} ms, answered at {slowest.sent_seconds * 1000:.1f} ms"
+    )
 
 
 def bulk_submit(environment: Any, count: int, prefix: str) -> None:

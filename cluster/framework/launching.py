@@ -179,7 +179,7 @@ class Launcher:
         round must answer its offers promptly (they are the cluster's, not ours), and what
         does not fit goes with the next offers, which come at once (refuse 0)."""
         options = self.options
-        fits = int((options.round_budget - self._fixed) / self._per_launch)
+        fits = int((options.round_budget - self._fixed) / max(self._per_launch, 1e-6))
         return max(options.min_launches_per_round, min(fits, options.max_launches_per_round))
 
     def _learn(self, current: _Round) -> None:
@@ -197,6 +197,7 @@ class Launcher:
         done = self.clock()
         decided = current.decided if current.decided is not None else done
         sent = current.sent if current.sent is not None else done
+        planned = current.planned if current.planned is not None else decided
         start = current.started
         self.metrics.rounds.append(
             OfferRound(
@@ -206,6 +207,7 @@ class Launcher:
                 decided - start,
                 sent - start,
                 done - start,
+                planned - start,
             )
         )
 

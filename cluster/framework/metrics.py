@@ -44,6 +44,7 @@ class OfferRound:
     decide_seconds: float  # offers in hand -> launches committed, TaskInfos built
     sent_seconds: float  # ... -> every ACCEPT written to the master
     total_seconds: float  # ... -> every ACCEPT and DECLINE answered
+    placed_seconds: float = 0.0  # ... -> the placement decided (before recording it)
 
 
 @dataclass

@@ -45,6 +45,12 @@ class Command(BaseCommand):
         add("--refuse-seconds", type=float, default=5.0, help="DECLINE filter while work waits")
         add("--idle-refuse-seconds", type=float, default=120.0, help="DECLINE filter when idle")
         add("--max-launches", type=int, default=1000, help="launches per offer round at most")
+        add(
+            "--round-budget",
+            type=float,
+            default=35.0,
+            help="ms an offer round may take: its launches are limited to what fits",
+        )
         add("--kill-retry", type=float, default=30.0, help="re-send a KILL after (s)")
         add("--launch-timeout", type=float, default=60.0, help="reconcile silent launches after")
         add("--reconcile-retry", type=float, default=5.0, help="first reconcile retry (s)")
@@ -152,6 +158,7 @@ def engine_options(options: dict[str, Any]) -> EngineOptions:
         refuse_seconds=options["refuse_seconds"],
         idle_refuse_seconds=options["idle_refuse_seconds"],
         max_launches_per_round=options["max_launches"],
+        round_budget=options["round_budget"] / 1000,
         kill_retry_seconds=options["kill_retry"],
         launch_timeout=options["launch_timeout"],
         reconcile_retry_seconds=options["reconcile_retry"],
