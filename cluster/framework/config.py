@@ -74,7 +74,7 @@ class EngineOptions:
     min_launches_per_round: int = 50
     # Offers in hand to every one answered: launches per round are limited to what fits in
     # this, at the cost per launch measured so far (the database write dominates it).
-    round_budget: float = 0.035
+    round_budget: float = 0.030
     # After a round that left tasks which fit for later, REVIVE at most this often to get
     # the next offers at once: each REVIVE makes the master offer every agent again.
     more_offers_interval: float = 0.25

@@ -48,7 +48,7 @@ class Command(BaseCommand):
         add(
             "--round-budget",
             type=float,
-            default=35.0,
+            default=30.0,
             help="ms an offer round may take: its launches are limited to what fits",
         )
         add("--kill-retry", type=float, default=30.0, help="re-send a KILL after (s)")
