@@ -125,12 +125,11 @@ class Launcher:
         self._placed: dict[int, PendingTask] = {}
         # What a round costs, learnt from the rounds so far: the decision, and seconds
         # per launch after it (recording, building and sending). The launch limit is
-        # what fits in round_budget.
-        # Until rounds have been seen, a guess on the slow side: a quarter of the budget to
-        # decide, and a tenth of a millisecond per launch.
-        self._asked_more_at = -1e18
+        # what fits in round_budget. Until rounds have been seen, a guess on the slow
+        # side: a quarter of the budget to decide, a tenth of a millisecond per launch.
         self._fixed = options.round_budget / 4
         self._per_launch = 0.0001
+        self._asked_more_at = -1e18  # the last REVIVE for the tasks a limit left over
         self._shapes: dict[tuple[object, ...], PlacementSpec] = {}
         self._why_not: dict[int, dict[str, int]] = {}
         self._why_not_dirty = False
@@ -177,7 +176,7 @@ class Launcher:
     def _launch_limit(self) -> int:
         """How many launches fit in one round's time budget at the costs seen so far: a
         round must answer its offers promptly (they are the cluster's, not ours), and what
-        does not fit goes with the next offers, which come at once (refuse 0)."""
+        does not fit goes with the next offers, asked for at once (see _answer)."""
         options = self.options
         fits = int((options.round_budget - self._fixed) / max(self._per_launch, 1e-6))
         return max(options.min_launches_per_round, min(fits, options.max_launches_per_round))
