@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -55,19 +56,28 @@ def update_tasks(
     if not rows:
         return 0
     db = connections[DEFAULT_DB_ALIAS]
+    quote = db.ops.quote_name
+    table = quote(Task._meta.db_table)
     fields = [_task_field(name) for name in rows[0] if name != "id"]
     shared = {name: prepare(_task_field(name), value, db) for name, value in (common or {}).items()}
+    sets = [f"{quote(column(Task, name))} = %s" for name in shared]
     guard: list[tuple[str, Any]] = []
     if where_pending:
         guard.append(("state", Task.PENDING))
     if where_run:
         guard.append(("desired", Desired.RUN.value))
+    tail = "".join(f" AND {table}.{quote(name)} = %s" for name, _ in guard)
     columns = _Columns(fields, db)
-    statement, size = _STATEMENTS.get(db.vendor, (_update_values, 400))
+    source_for, size = _SOURCES.get(db.vendor, (_values_source, 400))
     updated = 0
     with db.cursor() as cursor:
         for chunk in chunks(rows, size):
-            sql, params = statement(db, chunk, fields, shared, guard, columns)
+            source = source_for(db, table, chunk, columns)
+            sql = (
+                f"UPDATE {table} SET {', '.join([*sets, *source.assigned])}"  # noqa: S608
+                f" FROM {source.rows} WHERE {source.join}{tail}"
+            )
+            params = [*shared.values(), *source.params, *(value for _, value in guard)]
             cursor.execute(sql, params)
             updated += int(cursor.rowcount)
     return updated
@@ -92,105 +102,78 @@ class _Columns:
             self.memo[id(value)] = prepare(field, value, self.db)
         return self.memo[id(value)]
 
-
-def _sets(db: BaseDatabaseWrapper, shared: Mapping[str, Any], assigned: list[str]) -> str:
-    quote = db.ops.quote_name
-    sets = [f"{quote(column(Task, name))} = %s" for name in shared]
-    return ", ".join([*sets, *assigned])
-
-
-def _guards(db: BaseDatabaseWrapper, guard: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
-    table = db.ops.quote_name(Task._meta.db_table)
-    text = "".join(f" AND {table}.{db.ops.quote_name(name)} = %s" for name, _ in guard)
-    return text, [value for _, value in guard]
+    def assigned(self, expression: Callable[[int], str]) -> list[str]:
+        """`column = <expression of the field's position>` for every field."""
+        quote = self.db.ops.quote_name
+        return [f"{quote(f.column or f.name)} = {expression(n)}" for n, f in enumerate(self.fields)]
 
 
-def _update_unnest(
-    db: BaseDatabaseWrapper,
-    chunk: Sequence[Mapping[str, Any]],
-    fields: list[Field[Any, Any]],
-    shared: Mapping[str, Any],
-    guard: list[tuple[str, Any]],
-    columns: _Columns,
-) -> tuple[str, list[Any]]:
-    quote = db.ops.quote_name
-    table = quote(Task._meta.db_table)
-    names = [f"c{n}" for n in range(len(fields))]
-    arrays = ", ".join(["%s::bigint[]", *(f"%s::{f.cast_db_type(db)}[]" for f in fields)])
-    assigned = [
-        f"{quote(f.column or f.name)} = v.{name}" for f, name in zip(fields, names, strict=True)
-    ]
-    tail, tail_params = _guards(db, guard)
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """How one chunk of rows reaches the UPDATE: its FROM item, the SET assignments that
+    read it, the condition tying it to the table, and their parameters in that order."""
+
+    rows: str
+    assigned: list[str]
+    join: str
+    params: list[Any]
+
+
+def _unnest_source(
+    db: BaseDatabaseWrapper, table: str, chunk: Sequence[Mapping[str, Any]], columns: _Columns
+) -> _Source:
+    arrays = ", ".join(["%s::bigint[]", *(f"%s::{f.cast_db_type(db)}[]" for f in columns.fields)])
+    names = ", ".join(f"c{n}" for n in range(len(columns.fields)))
     ids = [row["id"] for row in chunk]
     prepared = [columns.values(row) for row in chunk]
-    per_column = [list(values) for values in zip(*prepared, strict=True)] if prepared else []
-    # `= ANY(ids)` tells the planner how few rows change: the function's row estimate is
-    # a guess, and a bad one makes it join the wrong way round.
-    sql = (
-        f"UPDATE {table} SET {_sets(db, shared, assigned)}"  # noqa: S608
-        f" FROM unnest({arrays}) AS v(id, {', '.join(names)})"
-        f" WHERE {table}.{quote('id')} = v.id AND {table}.{quote('id')} = ANY(%s::bigint[]){tail}"
+    per_column = [list(values) for values in zip(*prepared, strict=True)]
+    key = f"{table}.{db.ops.quote_name('id')}"
+    return _Source(
+        rows=f"unnest({arrays}) AS v(id, {names})",
+        assigned=columns.assigned(lambda n: f"v.c{n}"),
+        # `= ANY(ids)` tells the planner how few rows change: the function's row estimate
+        # is a guess, and a bad one makes it join the wrong way round.
+        join=f"{key} = v.id AND {key} = ANY(%s::bigint[])",
+        params=[ids, *per_column, ids],
     )
-    return sql, [*shared.values(), ids, *per_column, ids, *tail_params]
 
 
-def _update_json_each(
-    db: BaseDatabaseWrapper,
-    chunk: Sequence[Mapping[str, Any]],
-    fields: list[Field[Any, Any]],
-    shared: Mapping[str, Any],
-    guard: list[tuple[str, Any]],
-    columns: _Columns,
-) -> tuple[str, list[Any]]:
+def _json_each_source(
+    db: BaseDatabaseWrapper, table: str, chunk: Sequence[Mapping[str, Any]], columns: _Columns
+) -> _Source:
     """Prepared values are text, numbers or NULL on SQLite (JSON fields arrive as their
     JSON text), so they ride in one JSON array and come out unchanged."""
-    quote = db.ops.quote_name
-    table = quote(Task._meta.db_table)
-    assigned = [
-        f"{quote(f.column or f.name)} = json_extract(v.value, '$[{n}]')"
-        for n, f in enumerate(fields, start=1)
-    ]
-    tail, tail_params = _guards(db, guard)
     payload = json.dumps([[row["id"], *columns.values(row)] for row in chunk])
-    sql = (
-        f"UPDATE {table} SET {_sets(db, shared, assigned)}"  # noqa: S608
-        f" FROM json_each(%s) AS v"
-        f" WHERE {table}.{quote('id')} = json_extract(v.value, '$[0]'){tail}"
+    return _Source(
+        rows="json_each(%s) AS v",
+        assigned=columns.assigned(lambda n: f"json_extract(v.value, '$[{n + 1}]')"),
+        join=f"{table}.{db.ops.quote_name('id')} = json_extract(v.value, '$[0]')",
+        params=[payload],
     )
-    return sql, [*shared.values(), payload, *tail_params]
 
 
-def _update_values(
-    db: BaseDatabaseWrapper,
-    chunk: Sequence[Mapping[str, Any]],
-    fields: list[Field[Any, Any]],
-    shared: Mapping[str, Any],
-    guard: list[tuple[str, Any]],
-    columns: _Columns,
-) -> tuple[str, list[Any]]:
+def _values_source(
+    db: BaseDatabaseWrapper, table: str, chunk: Sequence[Mapping[str, Any]], columns: _Columns
+) -> _Source:
     """Portable: a VALUES list's columns are column1, column2, ... (SQLite and PostgreSQL)."""
-    quote = db.ops.quote_name
-    table = quote(Task._meta.db_table)
-    assigned = [f"{quote(f.column or f.name)} = v.column{n}" for n, f in enumerate(fields, start=2)]
-    marks = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
-    tail, tail_params = _guards(db, guard)
+    marks = "(" + ", ".join(["%s"] * (len(columns.fields) + 1)) + ")"
     params: list[Any] = []
     for row in chunk:
         params.append(row["id"])
         params.extend(columns.values(row))
-    sql = (
-        f"UPDATE {table} SET {_sets(db, shared, assigned)}"  # noqa: S608
-        f" FROM (VALUES {', '.join([marks] * len(chunk))}) AS v"
-        f" WHERE {table}.{quote('id')} = v.column1{tail}"
+    return _Source(
+        rows=f"(VALUES {', '.join([marks] * len(chunk))}) AS v",
+        assigned=columns.assigned(lambda n: f"v.column{n + 2}"),
+        join=f"{table}.{db.ops.quote_name('id')} = v.column1",
+        params=params,
     )
-    return sql, [*shared.values(), *params, *tail_params]
 
 
-_Statement = Callable[..., tuple[str, list[Any]]]
-# (statement, rows per statement) by database vendor.
-_STATEMENTS: dict[str, tuple[_Statement, int]] = {
-    "postgresql": (_update_unnest, 5000),
-    "sqlite": (_update_json_each, 5000),
+_SourceFor = Callable[[BaseDatabaseWrapper, str, Sequence[Mapping[str, Any]], _Columns], _Source]
+# (how rows travel, rows per statement) by database vendor.
+_SOURCES: dict[str, tuple[_SourceFor, int]] = {
+    "postgresql": (_unnest_source, 5000),
+    "sqlite": (_json_each_source, 5000),
 }
 
 

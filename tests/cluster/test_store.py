@@ -441,3 +441,57 @@ def test_the_framework_id_is_kept_and_forgotten(store: DjangoStore) -> None:
     store.framework_id_save("k", None)
     assert store.framework_id_get("k") is None
     assert FrameworkRecord.objects.get(cluster_key="k").framework_id == ""
+
+
+@pytest.mark.parametrize("source", ["this database's own", "portable VALUES"])
+def test_bulk_updates_write_what_save_would_whichever_way_the_rows_travel(
+    env: Environment, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    from cluster.store import rows
+
+    if source == "portable VALUES":
+        monkeypatch.setattr(rows, "_SOURCES", {})
+    first, second, done = submit(env, "a"), submit(env, "b"), submit(env, "c")
+    Task.objects.filter(pk=done.pk).update(state="TASK_FINISHED")
+    attributes = {"rack": 'r"1', "@zone": "z"}
+    when = timezone.now() - timedelta(minutes=3)
+
+    updated = rows.update_tasks(
+        [
+            {
+                "id": first.pk,
+                "ports": [31000, 31001],
+                "agent_attributes": attributes,
+                "healthy": True,
+                "exit_code": None,
+                "started_at": when,
+            },
+            {
+                "id": second.pk,
+                "ports": [],
+                "agent_attributes": {},
+                "healthy": None,
+                "exit_code": 3,
+                "started_at": None,
+            },
+            {
+                "id": done.pk,
+                "ports": [1],
+                "agent_attributes": {},
+                "healthy": False,
+                "exit_code": 0,
+                "started_at": None,
+            },
+        ],
+        common={"message": 'it\'s "quoted"', "why_not_placed": {}},
+        where_pending=True,
+    )
+
+    assert updated == 2  # the finished task is not pending: left alone
+    one, two, three = (Task.objects.get(pk=t.pk) for t in (first, second, done))
+    assert (one.ports, one.agent_attributes, one.healthy, one.started_at) == (
+        [31000, 31001], attributes, True, when
+    )  # fmt: skip
+    assert (two.ports, two.agent_attributes, two.healthy, two.exit_code) == ([], {}, None, 3)
+    assert one.message == two.message == 'it\'s "quoted"'
+    assert (three.ports, three.message, three.exit_code) == ([], "", None)
