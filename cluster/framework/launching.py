@@ -179,7 +179,9 @@ class Launcher:
         does not fit goes with the next offers, asked for at once (see _answer)."""
         options = self.options
         fits = int((options.round_budget - self._fixed) / max(self._per_launch, 1e-6))
-        return max(options.min_launches_per_round, min(fits, options.max_launches_per_round))
+        limit = max(options.min_launches_per_round, min(fits, options.max_launches_per_round))
+        self.metrics.launch_limit = limit
+        return limit
 
     def _learn(self, current: _Round) -> None:
         if current.sent is None or current.planned is None:

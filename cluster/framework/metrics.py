@@ -58,6 +58,8 @@ class EngineMetrics:
     # Recent offer rounds, for benchmarks and the slowest-round gauge.
     rounds: deque[OfferRound] = field(default_factory=lambda: deque(maxlen=1000))
     pending: int = 0
+    # Launches the next offer round may make: what fits in its time budget.
+    launch_limit: int = 0
     subscribed_at: float | None = None
 
     def snapshot(
@@ -75,8 +77,10 @@ class EngineMetrics:
             "pending": self.pending,
             "reconcile_lag_seconds": None if reconcile_lag is None else round(reconcile_lag, 3),
             "reconciling": reconciling,
+            # Offers in hand to every offer answered: the latency the round budget bounds.
             "slowest_offer_round_ms": round(
-                max((r.total_seconds for r in recent), default=0) * 1000, 1
+                max((r.sent_seconds for r in recent), default=0) * 1000, 1
             ),
+            "launch_limit": self.launch_limit,
             "subscribed_at": self.subscribed_at,
         }

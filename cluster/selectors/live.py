@@ -249,7 +249,8 @@ _METRICS: dict[str, str] = {
     "reconcile_lag_seconds": "Reconcile lag",
     "reconciling": "Tasks reconciling",
     "launches_total": "Launches in all",
-    "slowest_offer_round_ms": "Slowest round",
+    "slowest_offer_round_ms": "Slowest offer round",
+    "launch_limit": "Launches per round at most",
 }
 # Shown elsewhere on the page (subscribed_at, suppressed_roles) or not a figure at all.
 _NOT_METRICS = frozenset({"subscribed_at", "suppressed_roles"})

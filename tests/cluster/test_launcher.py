@@ -207,6 +207,7 @@ def test_the_launch_limit_settles_where_a_round_fits_its_budget() -> None:
     # 40 ms at 100 us a launch: about 400, never the 1,000 that would take 100 ms.
     assert all(n <= 400 for n in launched)
     assert 350 <= launched[-1] <= 400
+    assert engine.metrics.launch_limit == launched[-1]  # shown on the Cluster page
 
 
 def test_the_launch_limit_stays_within_its_floor_and_ceiling() -> None:

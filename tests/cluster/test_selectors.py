@@ -303,6 +303,7 @@ def test_framework_metrics_read_with_units_known_ones_first() -> None:
             "reconcile_lag_seconds": 125,
             "offers_received_per_min": 120.5,
             "slowest_offer_round_ms": 12.25,
+            "launch_limit": 420,
             "pending": 4,
             "subscribed_at": 1_800_000_000.0,
             "suppressed_roles": ["dev"],
@@ -315,7 +316,8 @@ def test_framework_metrics_read_with_units_known_ones_first() -> None:
         ("Offers received", "120.5/min"),
         ("Pending tasks", "4"),
         ("Reconcile lag", "2m 5s"),
-        ("Slowest round", "12.25 ms"),
+        ("Slowest offer round", "12.25 ms"),
+        ("Launches per round at most", "420"),
         ("Zz custom total", "3"),
     ]
 
