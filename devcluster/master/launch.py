@@ -16,6 +16,7 @@ from devcluster.master.resources import (
     ResourceError,
     Resources,
     describe_request,
+    offered_reservation,
     parse_resource,
 )
 from devcluster.master.state import ACTIVE, AgentRecord, FrameworkRecord, Offer
@@ -358,7 +359,12 @@ def _container(container: Json | None) -> str | None:
 
 def _limits(task: Json) -> str | None:
     limits = task.get("limits") or {}
-    requests = {r.get("name"): r.get("scalar", {}).get("value") for r in task.get("resources", [])}
+    # One request may come in several parts (reserved and unreserved cpus): the sum counts.
+    requests: dict[str, float] = {}
+    for resource in task.get("resources", []):
+        value = resource.get("scalar", {}).get("value")
+        if isinstance(value, (int, float)):
+            requests[resource.get("name")] = requests.get(resource.get("name"), 0.0) + value
     for name, limit in limits.items():
         if name not in {"cpus", "mem"}:
             return f"Resource limits may only be set for 'cpus' and 'mem', not '{name}'"
@@ -406,6 +412,8 @@ def _contained(
         info = resource.get("allocation_info")
         if isinstance(info, dict) and info.get("role", role) != role:
             fits = False  # allocated to another role: not part of this offer
+        if not offered_reservation(resource):
+            fits = False
     if fits and available.contains(needed):
         return needed, None
     return None, (

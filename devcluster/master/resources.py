@@ -186,8 +186,11 @@ class Resources:
         return res
 
     def offerable_to(self, role: str) -> Resources:
-        """What an offer to `role` may hold: unreserved plus what is reserved for it."""
-        return self.only_roles((UNRESERVED, role))
+        """What an offer to `role` may hold: unreserved, plus what is reserved for it or for
+        an ancestor of it (Resources::isAllocatableTo: `eng`'s reservation goes to `eng/web`)."""
+        parts = role.split("/")
+        ancestors = ("/".join(parts[:n]) for n in range(1, len(parts)))
+        return self.only_roles((UNRESERVED, role, *ancestors))
 
     def reserved(self) -> Resources:
         res = Resources()
@@ -281,13 +284,17 @@ class Resources:
         return "; ".join(describe_one(key, self, allocation_role) for key in self.sorted_keys())
 
 
-def describe_one(key: Key, res: Resources, allocation_role: str | None) -> str:
+def describe_one(
+    key: Key, res: Resources, allocation_role: str | None, reservations: str | None = None
+) -> str:
     name, role = key
     text = name
     if allocation_role is not None:
         text += f"(allocated: {allocation_role})"
-    if role != UNRESERVED:
-        text += f"(reservations: [(STATIC,{role})])"
+    if reservations is None and role != UNRESERVED:
+        reservations = f"(STATIC,{role})"
+    if reservations is not None:
+        text += f"(reservations: [{reservations}])"
     if key in res.scalars:
         return f"{text}:{format_scalar(res.scalars[key])}"
     if key in res.ranges:
@@ -304,6 +311,44 @@ def reservation_role(resource: Json) -> str:
         return role if isinstance(role, str) and role else UNRESERVED
     role = resource.get("role")
     return role if isinstance(role, str) and role else UNRESERVED
+
+
+def reservations_text(resource: Json) -> str | None:
+    """A resource's reservations as Mesos prints them, in either format: "(STATIC,web)",
+    "(DYNAMIC,web,ops,{k: v})"; None when unreserved."""
+    reservations = resource.get("reservations")
+    if isinstance(reservations, list) and reservations:
+        return ",".join(_reservation_text(r if isinstance(r, dict) else {}) for r in reservations)
+    role = resource.get("role")
+    if not isinstance(role, str) or role in ("", UNRESERVED):
+        return None
+    legacy = resource.get("reservation")
+    if legacy is None:
+        return f"(STATIC,{role})"
+    fields = legacy if isinstance(legacy, dict) else {}
+    return _reservation_text({**fields, "type": "DYNAMIC", "role": role})
+
+
+def _reservation_text(reservation: Json) -> str:
+    text = f"{reservation.get('type', 'UNKNOWN')},{reservation.get('role', '')}"
+    if "principal" in reservation:
+        text += f",{reservation['principal']}"
+    if "labels" in reservation:
+        labels = (reservation["labels"] or {}).get("labels") or []
+        shown = [
+            f"{x.get('key')}: {x['value']}" if "value" in x else str(x.get("key")) for x in labels
+        ]
+        text += ",{" + ", ".join(shown) + "}"
+    return f"({text})"
+
+
+def offered_reservation(resource: Json) -> bool:
+    """Whether the reservation a task names is one an agent here can hold: none, or a
+    static one for a single role. Agents have only --reserve's static reservations, so a
+    dynamic, refined or labelled one is contained in no offer (the master compares the
+    whole ReservationInfo, not just its role)."""
+    text = reservations_text(resource)
+    return text is None or text == f"(STATIC,{reservation_role(resource)})"
 
 
 def parse_resource(resource: Json) -> tuple[Key, Resources]:
@@ -350,7 +395,7 @@ def parse_resources(resources: Iterable[Json]) -> Resources:
 
 def describe_request(resources: list[Json], allocation_role: str | None) -> str:
     """Task resources as the master prints them: request order, merged by key."""
-    merged: dict[tuple[Key, str | None], Resources] = {}
+    merged: dict[tuple[Key, str | None, str | None], Resources] = {}
     for resource in resources:
         try:
             key, res = parse_resource(resource)
@@ -358,11 +403,15 @@ def describe_request(resources: list[Json], allocation_role: str | None) -> str:
             continue
         info = resource.get("allocation_info")
         role = info.get("role") if isinstance(info, dict) else None
-        slot = (key, role if isinstance(role, str) else allocation_role)
+        slot = (
+            key,
+            role if isinstance(role, str) else allocation_role,
+            reservations_text(resource),
+        )
         merged.setdefault(slot, Resources()).add(res)
     parts = [
-        describe_one(key, res, alloc)
-        for (key, alloc), res in merged.items()
+        describe_one(key, res, alloc, reservations)
+        for (key, alloc, reservations), res in merged.items()
         if key in set(res.keys())
     ]
     return "; ".join(parts)
