@@ -31,6 +31,7 @@ from cluster.framework.offers import (
     plan_round,
     stored_attributes,
 )
+from cluster.framework.pools import ResourcePools, has_reserved
 from cluster.framework.storage import EngineStore, LaunchRecord, PendingSummary, PendingWork
 from cluster.framework.taskinfo import TaskInfoTemplate, needs_own_build
 from cluster.gcpause import collector_paused
@@ -67,22 +68,45 @@ class _InfoBuilder:
         self.templates: dict[tuple[object, ...], TaskInfoTemplate] = {}
 
     def build(
-        self, work: PendingWork, ports: Sequence[int], agent_id: str, role: str, hostname: str
+        self,
+        work: PendingWork,
+        ports: Sequence[int],
+        agent_id: str,
+        role: str,
+        hostname: str,
+        pools: ResourcePools | None = None,
     ) -> str:
-        """The TaskInfo as JSON text."""
+        """The TaskInfo as JSON text. With `pools` (an ACCEPT whose offers hold resources
+        reserved for the role), its resources are drawn from them, reserved first."""
         scope = (work.environment_id, work.team_id)
         if scope not in self.configured:
             self.configured[scope] = self.store.launch_environment(*scope)
         configured = self.configured[scope]
         if needs_own_build(work):
             spec = launch_spec(work, ports, hostname, configured)
-            return encode_call(task_info(spec, agent_id=agent_id, allocation_role=role)).decode()
+            info = task_info(spec, agent_id=agent_id, allocation_role=role)
+            if pools is not None:
+                info["resources"] = pools.draw(_scalars(info), ports)
+            return encode_call(info).decode()
         # Specs read from identical stored JSON are one object (the store parses each once).
         key = (id(work.spec), *scope, role, tuple(sorted(work.labels.items())))
         template = self.templates.get(key)
         if template is None:
             template = self.templates[key] = TaskInfoTemplate(work, configured, role)
+        if pools is not None:
+            return template.stamp_drawn(work.task_id, agent_id, ports, hostname, pools)
         return template.stamp(work.task_id, agent_id, ports, hostname)
+
+
+def _scalars(info: Json) -> list[tuple[str, float]]:
+    return [(r["name"], r["scalar"]["value"]) for r in info["resources"] if r["name"] != "ports"]
+
+
+def _pools(offers: Sequence[Offer], role: str) -> ResourcePools | None:
+    """The pools the tasks of one ACCEPT draw from, when its offers hold resources reserved
+    for the role; None otherwise (the common case: every task takes unreserved resources,
+    and its TaskInfo is the template's with only the ports stamped)."""
+    return ResourcePools(offers, role) if has_reserved(offers, role) else None
 
 
 @dataclass
@@ -287,10 +311,11 @@ class Launcher:
             attributes = stored_attributes(offer)
             endpoint = current.offers[accept.offer_ids[0]].agent_endpoint
             agent_url = endpoint.base_url if endpoint is not None else ""
+            pools = _pools([current.offers[offer_id] for offer_id in accept.offer_ids], accept.role)
             for work, ports in accept.launches:
                 try:
                     infos[work.pk] = builder.build(
-                        work, ports, accept.agent_id, accept.role, offer.hostname
+                        work, ports, accept.agent_id, accept.role, offer.hostname, pools
                     )
                 except ValueError as error:
                     problems[work.pk] = f"cannot launch: {error}"

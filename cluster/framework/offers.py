@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from cluster.constraints import HOSTNAME, REGION_FIELD, ZONE_FIELD, format_scalar
+from cluster.framework.pools import usable_by
 from cluster.framework.storage import PendingWork
 from cluster.placement import PendingTask, PlacementOffer, PlacementSpec, RunningOn, place_tasks
 from cluster.types import (
@@ -71,17 +72,21 @@ def offer_attributes(offer: Offer) -> dict[str, str]:
 
 
 def placement_offer(offer: Offer) -> PlacementOffer:
-    """What a plain task may use of the offer: unreserved resources only, because a
-    TaskInfo asking for unreserved cpus cannot be satisfied from reserved ones."""
+    """What a plain task may use of the offer: the unreserved resources plus those reserved
+    for the offer's allocation role (or an ancestor of it). A reservation for another role
+    is never used, nor are persistent volumes, revocable or shared resources. The TaskInfo
+    then names each part as the offer did, reserved first (cluster.framework.pools)."""
+    role = offer.allocation_role or "*"
+    # Shared resources are persistent volumes, which are reserved: they take this branch.
     if any(r.reservations or r.role not in (None, "*") for r in offer.resources):
-        totals = ResourceTotals.of(r for r in offer.resources if not r.is_reserved)
+        totals = ResourceTotals.of(r for r in offer.resources if usable_by(r, role))
     else:
         totals = offer.totals  # all unreserved: already summed when the offer was parsed
     return PlacementOffer(
         offer_id=offer.id,
         agent_id=offer.agent_id,
         hostname=offer.hostname,
-        role=offer.allocation_role or "*",
+        role=role,
         cpus=totals.cpus,
         mem=totals.mem,
         disk=totals.disk,

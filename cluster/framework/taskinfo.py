@@ -5,7 +5,9 @@ in their task id, agent, ports and the variables that name them (PORT0, HOST). B
 each with translate.task_info costs a full validation per task; a template does it once
 per spec, environment, role and owner in an offer round (never longer: configuration is
 resolved at the moment of launch), and each task gets its own parts stamped into the
-template's JSON text.
+template's JSON text. On offers with no reserved resources, the common case, the resources
+are the same for every task but its ports; where a reserved pool is involved, each task's
+resources are drawn from the ACCEPT's pools and stamped whole.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from cluster.client.http import encode_json
 from cluster.framework.offers import launch_spec, port_environment
+from cluster.framework.pools import ResourcePools
 from cluster.framework.storage import PendingWork
 from cluster.translate import ports_to_ranges, task_info
 from cluster.types import DockerContainer, MesosContainer
@@ -57,34 +60,39 @@ class TaskInfoTemplate:
         variables = [v for v in environment.get("variables", []) if v["name"] not in stamped]
         command["environment"] = {**environment, "variables": [*variables, marks["variables"]]}
         resources = [r for r in info["resources"] if r["name"] != "ports"]
+        # What each task needs, as validated: drawn from reserved pools when there are any.
+        self.scalars = tuple((r["name"], float(r["scalar"]["value"])) for r in resources)
         if ports:
             resources.append(marks["ports"])
-        shaped = {
+        self._shaped = {
             **info,
             "task_id": {"value": marks["task_id"]},
             "agent_id": {"value": marks["agent_id"]},
-            "resources": resources,
             "command": command,
         }
-        text = encode_json(shaped).decode("utf-8")
-        # The text between the gaps, in the order the gaps appear in it.
+        self._marks = marks
+        self.order, self.pieces = self._cut({**self._shaped, "resources": resources})
+        self._drawn: tuple[list[str], list[str]] | None = None
+
+    def _cut(self, shaped: Mapping[str, object]) -> tuple[list[str], list[str]]:
+        """The gaps in the order they appear in the encoded text, and the text between."""
+        text = encode_json(dict(shaped)).decode("utf-8")
+        marks = self._marks
         found = {name: text.find(f'"{marks[name]}"') for name in _GAPS}
-        self.order: list[str] = sorted((n for n in _GAPS if found[n] >= 0), key=found.__getitem__)
-        self.pieces: list[str] = []
-        for name in self.order:
+        order = sorted((n for n in _GAPS if found[n] >= 0), key=found.__getitem__)
+        pieces: list[str] = []
+        for name in order:
             before, _, text = text.partition(f'"{marks[name]}"')
-            self.pieces.append(before)
-        self.pieces.append(text)
+            pieces.append(before)
+        pieces.append(text)
+        return order, pieces
 
     def stamp(self, task_id: str, agent_id: str, ports: Sequence[int], hostname: str) -> str:
         """The TaskInfo as JSON text, with this task's id, agent, ports and variables."""
         fills = {
             "task_id": json.dumps(task_id),
             "agent_id": json.dumps(agent_id),
-            "variables": ",".join(
-                f'{{"name":{json.dumps(k)},"value":{json.dumps(v)}}}'
-                for k, v in port_environment(ports, hostname).items()
-            ),
+            "variables": _variables(ports, hostname),
         }
         if ports:
             ranges = [{"begin": b, "end": e} for b, e in ports_to_ranges(ports)]
@@ -95,16 +103,46 @@ class TaskInfoTemplate:
                 "allocation_info": {"role": self.role},
             }
             fills["ports"] = encode_json(resource).decode("utf-8")
-        pieces = self.pieces
-        parts = [pieces[0]]
-        for n, name in enumerate(self.order, start=1):
-            parts.append(fills[name])
-            parts.append(pieces[n])
-        return "".join(parts)
+        return _join(self.order, self.pieces, fills)
+
+    def stamp_drawn(
+        self,
+        task_id: str,
+        agent_id: str,
+        ports: Sequence[int],
+        hostname: str,
+        pools: ResourcePools,
+    ) -> str:
+        """As stamp, with every resource drawn from `pools` (which shrink by as much)."""
+        if self._drawn is None:
+            self._drawn = self._cut({**self._shaped, "resources": self._marks["resources"]})
+        resources = pools.draw(self.scalars, ports)
+        fills = {
+            "task_id": json.dumps(task_id),
+            "agent_id": json.dumps(agent_id),
+            "variables": _variables(ports, hostname),
+            "resources": json.dumps(resources, separators=(",", ":"), allow_nan=False),
+        }
+        return _join(*self._drawn, fills)
+
+
+def _join(order: Sequence[str], pieces: Sequence[str], fills: Mapping[str, str]) -> str:
+    parts = [pieces[0]]
+    for n, name in enumerate(order, start=1):
+        parts.append(fills[name])
+        parts.append(pieces[n])
+    return "".join(parts)
+
+
+def _variables(ports: Sequence[int], hostname: str) -> str:
+    return ",".join(
+        f'{{"name":{json.dumps(k)},"value":{json.dumps(v)}}}'
+        for k, v in port_environment(ports, hostname).items()
+    )
 
 
 # The parts of a TaskInfo that differ between the tasks of one template.
-_GAPS = ("task_id", "agent_id", "variables", "ports")
+_GAPS = ("task_id", "agent_id", "variables", "ports", "resources")
 
 
 def stand_in_ports(requested: Sequence[int]) -> tuple[int, ...]:

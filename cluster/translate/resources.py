@@ -91,7 +91,8 @@ def _reservations(d: dict[str, Any], where: str) -> tuple[Reservation, ...]:
     if legacy is None:
         return ()
     reservation = _reservation(legacy, f"{where}.reservation")
-    return (Reservation(opt_text(d, "role", where), "DYNAMIC", reservation.principal),)
+    role = opt_text(d, "role", where)
+    return (Reservation(role, "DYNAMIC", reservation.principal, reservation.labels),)
 
 
 def parse_resource(d: dict[str, Any], where: str) -> Resource:

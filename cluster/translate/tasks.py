@@ -20,6 +20,8 @@ from cluster.types import (
     MesosContainer,
     NetworkSpec,
     PortMapping,
+    Reservation,
+    Resource,
     TaskSpec,
     UriSpec,
     VolumeSpec,
@@ -88,6 +90,72 @@ def resources_json(spec: TaskSpec, allocation_role: str | None) -> list[Json]:
             ports["allocation_info"] = {"role": allocation_role}
         resources.append(ports)
     return resources
+
+
+def reservation_json(source: Resource) -> Json:
+    """The fields that say whose an offered resource is, in the format the offer used
+    (mesos-api.md 2.1), for a task that takes part of it: the master compares them exactly.
+
+    Without RESERVATION_REFINEMENT the offer writes `role` (and `reservation` when the
+    reservation is dynamic); with it, the `reservations` list. Unreserved: no field, which
+    the master reads as unreserved in either format."""
+    if source.role is not None and source.role != "*":
+        body: Json = {"role": source.role}
+        if source.reservations:
+            legacy = source.reservations[-1]
+            reservation: Json = {}
+            if legacy.principal is not None:
+                reservation["principal"] = legacy.principal
+            if legacy.labels:
+                reservation["labels"] = _labels(legacy)
+            body["reservation"] = reservation
+        return body
+    if source.reservations:
+        return {"reservations": [_reservation_info(r) for r in source.reservations]}
+    return {}
+
+
+def _reservation_info(reservation: Reservation) -> Json:
+    body: Json = {}
+    if reservation.type is not None:
+        body["type"] = reservation.type
+    if reservation.role is not None:
+        body["role"] = reservation.role
+    if reservation.principal is not None:
+        body["principal"] = reservation.principal
+    if reservation.labels:
+        body["labels"] = _labels(reservation)
+    return body
+
+
+def _labels(reservation: Reservation) -> Json:
+    labels = [
+        {"key": label.key} if label.value is None else {"key": label.key, "value": label.value}
+        for label in reservation.labels
+    ]
+    return {"labels": labels}
+
+
+def taken_resource_json(
+    name: str,
+    source: Resource | None,
+    allocation_role: str | None,
+    *,
+    amount: float | None = None,
+    ports: Iterable[int] = (),
+) -> Json:
+    """A part of a task's need taken from one offered resource (`source`; None when it
+    comes from the unreserved pool): a scalar `amount`, or `ports`."""
+    if amount is not None:
+        resource = _scalar(name, amount, None)
+    else:
+        ranges = [{"begin": b, "end": e} for b, e in ports_to_ranges(ports)]
+        resource = {"name": name, "type": "RANGES", "ranges": {"range": ranges}}
+    if source is not None:
+        resource.update(reservation_json(source))
+    if allocation_role is not None:
+        resource["allocation_info"] = {"role": allocation_role}
+    return resource
 
 
 def environment_json(plain: Mapping[str, str], secret: Mapping[str, str]) -> Json:

@@ -109,8 +109,8 @@ def test_a_task_that_fits_nowhere_is_counted_against_every_offer() -> None:
     assert plan.why_not[1] == {"offers": 2, "cpus": 2}
 
 
-def test_reserved_resources_are_not_offered_to_plain_tasks() -> None:
-    reserved = Resource("cpus", "SCALAR", scalar=8, reservations=(Reservation("dev"),))
+def test_resources_reserved_for_another_role_are_not_offered_to_plain_tasks() -> None:
+    reserved = Resource("cpus", "SCALAR", scalar=8, reservations=(Reservation("prod"),))
 
     usable = placement_offer(offer("O1", cpus=1, resources=[reserved]))
 
