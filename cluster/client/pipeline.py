@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import select
 import socket
 import ssl
 from collections.abc import Callable, Sequence
@@ -70,10 +71,17 @@ class Pipeline:
                 sock.sendall(b"".join(head % len(body) + body for body in window))
                 if written is not None and start + WINDOW >= len(bodies):
                     written()
-                answers.extend(self._answer() for _ in window)
-        except (OSError, ValueError) as error:
+                for _ in window:
+                    answers.append(self._answer())
+                    if self._sock is None and len(answers) < len(bodies):
+                        # "Connection: close": the calls after this answer were not read.
+                        raise ConnectionError("the master closed the connection part-way")
+        except Exception as error:
+            # Whatever broke, answers still unread must never be taken for the next batch's.
             self.close()
-            raise MesosUnreachable(self.base_url + path, error) from error
+            if isinstance(error, (OSError, ValueError)):
+                raise MesosUnreachable(self.base_url + path, error) from error
+            raise
         return answers
 
     def _head(self, path: str, headers: dict[str, str]) -> bytes:
@@ -82,6 +90,10 @@ class Pipeline:
         return text.replace("%", "%%").encode("latin-1") + b"Content-Length: %d\r\n\r\n"
 
     def _connect(self) -> socket.socket:
+        if self._sock is not None and _closed_by_peer(self._sock):
+            # Idle keep-alive connections get closed by masters and proxies; writing a
+            # batch into one would lose it all, so open a fresh one first.
+            self.close()
         if self._sock is None:
             sock = socket.create_connection(
                 (self.host, self.port), timeout=self.options.connect_timeout
@@ -136,11 +148,19 @@ class Pipeline:
         return found
 
     def _fill(self) -> None:
-        assert self._sock is not None
+        if self._sock is None:
+            raise ConnectionError("the connection was closed")
         data = self._sock.recv(65536)
         if not data:
             raise ConnectionError("the master closed the connection")
         self._buffer += data
+
+    def abort(self) -> None:
+        """From another thread: wake a post() blocked on the master, which then fails."""
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -148,3 +168,13 @@ class Pipeline:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """A connection with nothing owed to us is readable only when its peer closed it (or
+    sent something unasked for): either way it cannot carry the next batch."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)

@@ -46,7 +46,7 @@ from cluster.client.http import (
 from cluster.client.pipeline import Pipeline
 from cluster.client.stream import EventStream
 from cluster.translate import calls, task_info
-from cluster.translate.calls import EncodedCall, Json
+from cluster.translate.calls import EncodedCall, InvalidCall, Json
 from cluster.types import (
     DisconnectedEvent,
     ErrorEvent,
@@ -317,13 +317,21 @@ class SchedulerConnection(Closing):
 
     def acknowledge_many(self, statuses: Sequence[TaskStatus]) -> list[MesosHttpError | None]:
         """acknowledge() for many updates at once, pipelined; updates without a uuid are
-        skipped (the answers are for the others, in order)."""
+        skipped (the answers are for the others, in order), and so are updates no master
+        would take an acknowledgement for (no agent, a uuid that is not 16 bytes of
+        base64): logged, so one bad update never holds back the good ones."""
         fid = self._require_framework_id()
-        acks = [
-            calls.acknowledge_call(fid, s.agent_id or "", s.task_id, s.uuid)
-            for s in statuses
-            if s.uuid is not None
-        ]
+        acks = []
+        for status in statuses:
+            if status.uuid is None:
+                continue
+            try:
+                if status.agent_id is None:
+                    raise InvalidCall("it has a uuid but no agent_id")
+                ack = calls.acknowledge_call(fid, status.agent_id, status.task_id, status.uuid)
+                acks.append(ack)
+            except InvalidCall as error:
+                logger.warning("Not acknowledging the update of %s: %s", status.task_id, error)
         return self.send_many(acks) if acks else []
 
     def _require_framework_id(self) -> str:
@@ -414,9 +422,11 @@ class SchedulerConnection(Closing):
         if stream is not None:
             stream.close()
         self._calls.close()
-        with self._call_lock:
-            if self._pipeline is not None:
-                self._pipeline.close()
+        # Not under _call_lock: a send_many waiting on a silent master holds it, and
+        # aborting wakes that wait instead of waiting for it.
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pipeline.abort()
 
 
 def _call_type(call: Json | EncodedCall) -> str:

@@ -8,6 +8,7 @@ also when something fails half-way (invariant 5).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -386,9 +387,14 @@ class Launcher:
         except _NOT_APPLIED as failure:
             errors = [failure] * len(calls)
         except MesosError as failure:
-            # Some may have arrived and been acted on: reconciliation settles them all.
+            # Some may have arrived and been acted on: reconciliation settles the launches.
             logger.warning("ACCEPTs may not have arrived: %s", failure)
             errors = [None] * len(calls)
+            if declined:
+                # The DECLINE may be among what was lost; a master ignores a DECLINE of
+                # offers it no longer holds, so sending it again is safe, holding them not.
+                with contextlib.suppress(MesosError):
+                    self.conn.decline(declined, refuse)
         for (accept, launching), refused in zip(batch, errors, strict=False):
             if refused is not None:
                 logger.warning(
