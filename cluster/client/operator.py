@@ -93,8 +93,9 @@ class OperatorClient(Closing):
     def _reply(self, response: httpx.Response, url: str, call_type: str) -> dict[str, Any]:
         if response.status_code != 200:
             raise error_for(response, url, call_type)
-        if not response.content:
-            # Calls that change something (TEARDOWN, MARK_AGENT_GONE, ...) answer a bare 200.
+        if not response.content and not call_type.startswith("GET_"):
+            # Calls that change something (TEARDOWN, MARK_AGENT_GONE, ...) answer a bare 200;
+            # a GET_ answered with nothing is a broken answer (a proxy), said as such below.
             return {}
         try:
             return parse.response_body(decode_json(response, url), call_type)

@@ -204,7 +204,9 @@ class Launcher:
         does not fit goes with the next offers, asked for at once (see _answer)."""
         options = self.options
         fits = int((options.round_budget - self._fixed) / max(self._per_launch, 1e-6))
-        limit = max(options.min_launches_per_round, min(fits, options.max_launches_per_round))
+        # The floor keeps a slow round launching something; it never lifts the ceiling.
+        floor = min(options.min_launches_per_round, options.max_launches_per_round)
+        limit = max(floor, min(fits, options.max_launches_per_round))
         self.metrics.launch_limit = limit
         return limit
 

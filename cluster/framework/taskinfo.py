@@ -146,7 +146,11 @@ _GAPS = ("task_id", "agent_id", "variables", "ports", "resources")
 
 
 def stand_in_ports(requested: Sequence[int]) -> tuple[int, ...]:
-    """Made-up ports for checking a spec before an offer has given real ones."""
+    """Made-up ports for checking a spec before an offer has given real ones; ValueError
+    when it asks for more ports than a machine has."""
     fixed = {port for port in requested if port}
+    wanted = len(fixed) + sum(1 for port in requested if not port)
+    if wanted > 65535:
+        raise ValueError(f"the task asks for {wanted} ports; a machine has at most 65535")
     spare = (port for port in range(1, 65536) if port not in fixed)
     return tuple(port or next(spare) for port in requested)

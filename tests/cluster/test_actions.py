@@ -104,6 +104,7 @@ def test_ids_are_deterministic_and_say_whose_they_are() -> None:
             },
             "needs a port request of 0",
         ),
+        ({"spec": spec(ports=(0,) * 70_000)}, "asks for 70000 ports; a machine has at most"),
     ],
 )
 def test_a_task_mesos_would_refuse_is_refused_with_what_is_wrong(

@@ -693,3 +693,32 @@ def test_a_stream_cut_mid_record_says_so() -> None:
     stream.start()
     (end,) = _drain(sink)
     assert isinstance(end, DisconnectedEvent) and "mid-record" in end.reason
+
+
+def test_an_empty_answer_to_a_get_call_is_reported_not_taken_for_nothing() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cluster.client import InvalidResponse, OperatorClient
+
+    class EmptyProxy(BaseHTTPRequestHandler):
+        """What a misbehaving proxy in front of a master answers: 200 and no body."""
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EmptyProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with OperatorClient(f"http://127.0.0.1:{server.server_port}") as operator:
+            with pytest.raises(InvalidResponse):
+                operator.call("GET_HEALTH")
+            assert operator.call("MARK_AGENT_GONE", {"agent_id": {"value": "S1"}}) == {}
+    finally:
+        server.shutdown()

@@ -286,3 +286,14 @@ def test_why_not_counts_go_on_from_what_was_stored_before_a_restart() -> None:
     engine.flush_why_not(force=True)
 
     assert store.saved == {1: {"offers": 33, "cpus": 33}}
+
+
+def test_a_ceiling_below_the_floor_is_still_the_most_a_round_launches() -> None:
+    clock = Clock()
+    store = QueueStore(clock, 100, per_launch=0.01)  # slow: the floor would apply
+    engine, _ = launcher(store, clock, max_launches_per_round=10, min_launches_per_round=50)
+    engine.sync(store.summary())
+
+    engine.handle(offers(10), "F")
+
+    assert len(store.marked) == 10

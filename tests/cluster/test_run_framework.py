@@ -192,3 +192,22 @@ def test_an_unreachable_master_is_retried_and_the_error_is_recorded(
         assert process.terminate() == 0
     assert "cannot reach http://127.0.0.1:9" in record.last_error
     assert not record.connected
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--round-budget", "nan", "must be a finite number"),
+        ("--poll", "0", "must be above 0"),
+        ("--max-launches", "0", "must be at least 1"),
+        ("--refuse-seconds", "-1", "must be a finite number, 0 or more"),
+        ("--lease-ttl", "soon", "is not a number"),
+    ],
+)
+def test_bad_figures_are_refused_before_anything_starts(
+    flag: str, value: str, message: str
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=message):
+        call_command("run_framework", flag, value)

@@ -10,8 +10,10 @@ standby takes over at once.
 
 from __future__ import annotations
 
+import argparse
 import gc
 import logging
+import math
 import os
 import signal
 import socket
@@ -34,36 +36,66 @@ from cluster.store import DjangoStore, cluster_configs
 logger = logging.getLogger("cluster.framework")
 
 
+def positive(text: str) -> float:
+    value = not_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0")
+    return value
+
+
+def not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, 0 or more")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
 class Command(BaseCommand):
     help = "Run the Mesos framework: launch, kill and reconcile tasks (one active replica)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         add = parser.add_argument
-        add("--lease-ttl", type=float, default=10.0, help="leader lease lifetime (s)")
-        add("--renew-every", type=float, default=3.0, help="lease renewal interval (s)")
-        add("--poll", type=float, default=0.5, help="look for new work and kills every (s)")
-        add("--refuse-seconds", type=float, default=5.0, help="DECLINE filter while work waits")
-        add("--idle-refuse-seconds", type=float, default=120.0, help="DECLINE filter when idle")
-        add("--max-launches", type=int, default=1000, help="launches per offer round at most")
+        # Every figure is checked here: a zero poll or a NaN budget would otherwise fail
+        # every step of the loop, over and over.
+        add("--lease-ttl", type=positive, default=10.0, help="leader lease lifetime (s)")
+        add("--renew-every", type=positive, default=3.0, help="lease renewal interval (s)")
+        add("--poll", type=positive, default=0.5, help="look for new work and kills every (s)")
+        add("--refuse-seconds", type=not_negative, default=5.0, help="DECLINE filter, work waiting")
+        add("--idle-refuse-seconds", type=not_negative, default=120.0, help="DECLINE filter, idle")
+        add("--max-launches", type=positive_int, default=1000, help="launches per round at most")
         add(
             "--round-budget",
-            type=float,
+            type=positive,
             default=30.0,
             help="ms an offer round may take: its launches are limited to what fits",
         )
-        add("--kill-retry", type=float, default=30.0, help="re-send a KILL after (s)")
-        add("--launch-timeout", type=float, default=60.0, help="reconcile silent launches after")
-        add("--reconcile-retry", type=float, default=5.0, help="first reconcile retry (s)")
-        add("--metrics-every", type=float, default=5.0, help="store framework metrics every (s)")
+        add("--kill-retry", type=positive, default=30.0, help="re-send a KILL after (s)")
+        add("--launch-timeout", type=positive, default=60.0, help="reconcile silent launches after")
+        add("--reconcile-retry", type=positive, default=5.0, help="first reconcile retry (s)")
+        add("--metrics-every", type=positive, default=5.0, help="store framework metrics every (s)")
         add(
-            "--heartbeat-misses", type=float, default=5.0, help="silent heartbeats before reconnect"
+            "--heartbeat-misses",
+            type=positive,
+            default=5.0,
+            help="silent heartbeats, then reconnect",
         )
-        add("--backoff-cap", type=float, default=15.0, help="longest resubscribe backoff (s)")
+        add("--backoff-cap", type=positive, default=15.0, help="longest resubscribe backoff (s)")
         add("--holder", default="", help="name in the lease (default host:pid:random)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # One line per scheduler call would drown what matters (thousands a second).
-        logging.getLogger("httpx").setLevel(logging.WARNING)
         # Django and the imported code are here for good: keep the cycle collector from
         # walking them again and again (tens of ms) in the middle of offer rounds.
         gc.freeze()
