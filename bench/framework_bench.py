@@ -1,10 +1,13 @@
 """The framework engine under load: 10,000 pending tasks, 1,000 simulated agents.
 
     .venv/bin/python bench/framework_bench.py [--agents 1000] [--tasks 10000] [--skip-rss]
+        [--database-url postgres://... [--wipe]]
 
 Runs against a real `python -m devcluster` (simulated agents: no processes) and a fresh
-SQLite file. DATABASE_URL is honoured (PostgreSQL works too), but it must name a database
-the benchmark may empty: it deletes every task and environment in it. Prints:
+SQLite file, or the database --database-url names (DATABASE_URL is ignored, so a shell
+set up for a real Berth never points the benchmark at it). The benchmark deletes every
+task and environment in its database: it refuses one that holds other environments
+than its own unless --wipe says so. Prints:
 
 1. submission: task_submit calls per second;
 2. launching, with the engine in this process: tasks launched per second counted to the
@@ -24,10 +27,8 @@ Nothing is asserted; the figures are the product.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
-import logging
 import os
 import statistics
 import subprocess
@@ -62,16 +63,35 @@ def start_devcluster(work: Path, agents: int) -> tuple[subprocess.Popen[bytes], 
 
 
 def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
+    os.environ["DATABASE_URL"] = database_url  # for run_framework in the memory phase
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ.setdefault("BERTH_SECRET_KEY", "bench")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     import django
 
     django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def refuse_foreign_data(database_url: str, *, wipe: bool) -> None:
+    """A fresh database holds only the environments migrations make, and no task or
+    configuration value: anything more is somebody's, and the benchmark would delete it."""
+    from cluster.models import Task
+    from portal.models import ConfigValue, Environment
+
+    made = ("bench", "dev", "staging", "prod")
+    theirs = (
+        Task.objects.exclude(environment__slug="bench").exists()
+        or ConfigValue.objects.exists()
+        or Environment.objects.exclude(slug__in=made).exists()
+    )
+    if theirs and not wipe:
+        raise SystemExit(
+            f"{database_url} holds tasks, environments or configuration that are not the"
+            " benchmark's, and the benchmark deletes every task and environment in its"
+            " database: pass --wipe if that is what you want"
+        )
 
 
 def make_environment(master: str) -> Any:
@@ -259,10 +279,9 @@ def launch_phase(master: str, tasks: int, per_round: int, steady: int) -> None:
     engine.conn.close()
     thread.join(30)
     if engine.framework_id:
-        from cluster.client import MesosError, OperatorClient
+        from cluster.client import OperatorClient
 
-        with OperatorClient(master) as operator, contextlib.suppress(MesosError):
-            # Answered with an empty 200, which the client does not take for JSON.
+        with OperatorClient(master) as operator:
             operator.call("TEARDOWN", {"framework_id": {"value": engine.framework_id}})
 
 
@@ -281,10 +300,8 @@ def submit_one(environment: Any, instance: str, cpus: float) -> Any:
 def rss_phase(master: str, tasks: int, work: Path) -> None:
     import psutil
 
-    from cluster.models import FrameworkRecord, Task
+    from cluster.models import FrameworkRecord
 
-    Task.objects.all().delete()
-    FrameworkRecord.objects.all().delete()
     environment = make_environment(master)
     env = {**os.environ, "LOG_LEVEL": "WARNING", "BERTH_FRAMEWORK_NAME": "berth-bench-rss"}
     log = (work / "run_framework.log").open("wb")
@@ -320,12 +337,17 @@ def main() -> None:
     parser.add_argument("--per-round", type=int, default=1000, help="max launches per round")
     parser.add_argument("--steady", type=int, default=2500, help="tasks in the steady phase")
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--wipe", action="store_true", help="empty a database that holds other environments"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="framework-bench-"))
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{work / 'bench.sqlite3'}"
+    database_url = args.database_url or f"sqlite:///{work / 'bench.sqlite3'}"
     devcluster, master = start_devcluster(work, args.agents)
     try:
         setup_django(database_url)
+        refuse_foreign_data(database_url, wipe=args.wipe)
         print(
             f"devcluster {master}: {args.agents} simulated agents (8 cpus, 16 GB each);"
             f" database {database_url}"
