@@ -207,7 +207,9 @@ class _Decider:
             return q + count
         # One at a time, as each placement changes what the constraints allow. The offer
         # keeps taking tasks while it fits: still the best fit, unless GROUP_BY or CLUSTER
-        # just started accepting offers ranked below it, which a new search would prefer.
+        # just started accepting offers ranked below it, which a new search would prefer:
+        # a change of the tallies' versions says so, and ends the run here.
+        versions = shape.versions()
         self.place(ordered, q, 1, shape, i)
         q += 1
         while (
@@ -215,6 +217,7 @@ class _Decider:
             and shape_at[q] is shape
             and not self.retry
             and self.seq < self.budget
+            and shape.versions() == versions
             and self.fits(shape, i)
         ):
             self.place(ordered, q, 1, shape, i)
