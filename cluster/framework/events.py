@@ -78,7 +78,25 @@ class EventHandlers:
 
     def handle_events(self, events: Sequence[Event]) -> None:
         """Updates are stored in batches and the offers of the whole drain form one round;
-        anything else is dispatched in order, after the updates that came before it."""
+        anything else is dispatched in order, after the updates that came before it. If
+        anything fails on the way (the database, say), the drain's offers are declined
+        before the error goes on: the updates come again from the agents, offers never."""
+        try:
+            self._handle_events(events)
+        except Exception:
+            self._decline_all(events)
+            raise
+
+    def _decline_all(self, events: Sequence[Event]) -> None:
+        # Offers of an older subscription or already answered: a master ignores those.
+        offer_ids = [o.id for e in events if isinstance(e, OffersEvent) for o in e.offers]
+        if offer_ids and self.connected:
+            try:
+                self.conn.decline(offer_ids, self.options.refuse_seconds)
+            except MesosError as error:
+                logger.warning("DECLINE of %d offer(s) failed: %s", len(offer_ids), error)
+
+    def _handle_events(self, events: Sequence[Event]) -> None:
         rescinded = {e.offer_id for e in events if isinstance(e, RescindEvent)}
         updates: list[TaskStatus] = []
         offers: list[Offer] = []

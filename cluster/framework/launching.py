@@ -259,13 +259,19 @@ class Launcher:
         if len(self._cache) >= self.options.pending_batch:
             return False  # a capped load: what lies beyond it changes without a sign here
         held: dict[str, int] = {}
-        for work in self._cache.values():
+        sums: dict[str, int] = {}
+        for pk, work in self._cache.items():
             held[work.role] = held.get(work.role, 0) + 1
+            sums[work.role] = sums.get(work.role, 0) + pk
+        # Only the roles this cluster serves: a task left pending under a role it no
+        # longer serves must not make every poll reload the queue.
         roles = self.config.roles
         if held != {role: n for role, n in summary.by_role.items() if n and role in roles}:
             return False
-        # Equal counts may hide a kill and a new task: the pks' sum tells them apart.
-        return summary.fingerprint is None or summary.fingerprint == sum(self._cache)
+        # Equal counts may hide a kill and a new task: the pks' sums tell them apart.
+        if summary.pk_sums is None:
+            return True
+        return sums == {r: n for r, n in summary.pk_sums.items() if n and r in roles}
 
     def _pending(self, roles: Sequence[str]) -> list[PendingWork]:
         """The queue for these roles, as last synced (or loaded now if never)."""
@@ -288,8 +294,13 @@ class Launcher:
             if not self._cache:
                 self._shapes.clear()  # nothing waits: forget needs no task has any more
             for w in loaded:
+                try:
+                    placed = w.placement(self._shapes)
+                except ValueError as error:  # one bad spec must not stop every launch
+                    problems[w.pk] = f"the stored spec cannot be placed: {error}"
+                    continue
                 self._cache[w.pk] = w
-                self._placed[w.pk] = w.placement(self._shapes)
+                self._placed[w.pk] = placed
                 if w.why_not and w.pk not in self._why_not:
                     self._why_not[w.pk] = dict(w.why_not)
             if problems:
@@ -397,6 +408,7 @@ class Launcher:
                 # offers it no longer holds, so sending it again is safe, holding them not.
                 with contextlib.suppress(MesosError):
                     self.conn.decline(declined, refuse)
+        unused: list[str] = []
         for (accept, launching), refused in zip(batch, errors, strict=False):
             if refused is not None:
                 logger.warning(
@@ -406,6 +418,7 @@ class Launcher:
                     len(launching),
                 )
                 self.store.tasks_unlaunch(launching)
+                unused.extend(accept.offer_ids)
                 continue
             now = time.time()
             current.launched += len(launching)
@@ -421,6 +434,10 @@ class Launcher:
             else:
                 # Offers die with their subscription; nothing is held if this one ended.
                 logger.warning("DECLINE of %d offer(s) failed: %s", len(declined), refused)
+        if unused:
+            # A refused ACCEPT was not applied: its offers are still ours until declined.
+            with contextlib.suppress(MesosError):
+                self.conn.decline(unused, refuse)
 
     def _may_ask_more(self, now: float) -> bool:
         if now - self._asked_more_at < self.options.more_offers_interval:

@@ -98,8 +98,9 @@ class PendingSummary:
 
     by_role: Mapping[str, int]
     newest_pk: int
-    # The sum of the pending pks: equal counts with a different sum mean the queue changed.
-    fingerprint: int | None = None
+    # The sum of the pending pks per role: equal counts with a different sum mean the
+    # queue changed.
+    pk_sums: Mapping[str, int] | None = None
 
     @property
     def total(self) -> int:

@@ -104,7 +104,7 @@ class DjangoStore:
         return PendingSummary(
             {row["role"]: row["n"] for row in rows},
             newest or after_pk,
-            fingerprint=sum(int(row["total"] or 0) for row in rows),
+            pk_sums={row["role"]: int(row["total"] or 0) for row in rows},
         )
 
     def pending_pks(self, cluster_key: str, roles: Sequence[str], limit: int) -> list[int]:

@@ -94,7 +94,11 @@ class UpdateBatch:
         uuids = sorted({status.uuid for status in self.statuses if status.uuid})
         for chunk in chunks(uuids):
             self.seen.update(
-                TaskStatusRecord.objects.filter(uuid__in=chunk).values_list("task_id", "uuid")
+                # exclude(uuid=""), though no uuid here is empty: it lets the partial
+                # index status_uuid_idx serve the query, instead of a scan of the history.
+                TaskStatusRecord.objects.filter(uuid__in=chunk)
+                .exclude(uuid="")
+                .values_list("task_id", "uuid")
             )
 
     def _apply(self, status: TaskStatus) -> UpdateOutcome:

@@ -141,7 +141,8 @@ def parse_event(record: bytes) -> Event:
     try:
         # json.loads accepts the bare Infinity/NaN tokens Mesos writes for limits.
         payload = json.loads(record.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    # RecursionError: a document nested deeper than the parser goes.
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         malformed = MalformedEvent(f"not a JSON document: {exc}", preview(record))
         logger.warning("Malformed Mesos event (%s): %s", malformed.problem, malformed.raw)
         return malformed

@@ -349,6 +349,32 @@ def test_updates_before_a_new_subscription_are_stored_first_and_offers_before_it
     assert handled == ["O1"]
 
 
+def test_when_storing_updates_fails_the_offers_of_the_drain_are_declined_not_held(
+    engine: ClusterEngine,
+) -> None:
+    declined: list[list[str]] = []
+    engine.conn.decline = lambda ids, refuse=None: declined.append(list(ids))  # type: ignore[method-assign]
+    engine.connected, engine.framework_id = True, "F"
+
+    def broken(statuses: Sequence[TaskStatus]) -> list[UpdateOutcome]:
+        raise RuntimeError("database gone")
+
+    engine.store.updates_store = broken  # type: ignore[method-assign]
+
+    with pytest.raises(RuntimeError, match="database gone"):
+        engine.handle_events(
+            [OffersEvent((offer("O1"), offer("O2"))), UpdateEvent(status("TASK_RUNNING"))]
+        )
+
+    assert declined == [["O1", "O2"]]
+
+
+def test_a_record_nested_too_deep_to_parse_is_a_malformed_event() -> None:
+    from cluster.translate import parse_event
+
+    assert isinstance(parse_event(b"[" * 100_000 + b"]" * 100_000), MalformedEvent)
+
+
 def test_unknown_malformed_and_stale_events_change_nothing(engine: ClusterEngine) -> None:
     engine.connected = True
 

@@ -3,6 +3,7 @@ launch limit learnt from what rounds cost, and what one round sends."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -39,11 +40,13 @@ class QueueStore:
         self.stored_why_not: dict[int, dict[str, int]] = {}
         self.saved: dict[int, dict[str, int]] = {}
         self.cpus = 0.5
+        self.stranded: list[int] = []
 
     def summary(self) -> PendingSummary:
-        return PendingSummary(
-            {"dev": len(self.pending)}, max(self.pending, default=0), sum(self.pending)
-        )
+        counts, sums = {"dev": len(self.pending)}, {"dev": sum(self.pending)}
+        if self.stranded:  # tasks of a role this cluster no longer serves
+            counts["gone"], sums["gone"] = len(self.stranded), sum(self.stranded)
+        return PendingSummary(counts, max(self.pending, default=0), sums)
 
     def pending_pks(self, cluster_key: str, roles: Sequence[str], limit: int) -> list[int]:
         self.reads.append("pending_pks")
@@ -270,6 +273,8 @@ def test_a_refused_accept_hands_its_tasks_back_and_the_rest_still_launch() -> No
     engine.handle(offers(2), "F")
 
     assert sorted(store.pending) == [1, 2, 3, 4]  # O0's four are pending again
+    # and O0, which the master never took, is declined rather than held
+    assert wire.batches[-1] == [{"type": "DECLINE", "decline": {"offer_ids": ["O0"]}}]
     assert store.marked == [1, 2, 3, 4, 5, 6, 7, 8]
     assert engine.metrics.launches.total == 4
 
@@ -297,3 +302,39 @@ def test_a_ceiling_below_the_floor_is_still_the_most_a_round_launches() -> None:
     engine.handle(offers(10), "F")
 
     assert len(store.marked) == 10
+
+
+def test_tasks_of_a_role_the_cluster_no_longer_serves_do_not_reload_the_queue() -> None:
+    clock = Clock()
+    store = QueueStore(clock, 3)
+    store.stranded = [90, 91]
+    engine, _ = launcher(store, clock)
+    engine.sync(store.summary())
+    store.reads.clear()
+
+    engine.sync(store.summary())
+    engine.sync(store.summary())
+
+    assert store.reads == []
+
+
+def test_a_spec_placement_cannot_use_fails_its_task_and_the_rest_still_launch() -> None:
+    clock = Clock()
+    store = QueueStore(clock, 3)
+    failed: dict[int, str] = {}
+    store.tasks_fail = failed.update  # type: ignore[method-assign]
+    real_load = store.pending_load
+
+    def load(pks: Sequence[int]) -> tuple[list[PendingWork], dict[int, str]]:
+        loaded, problems = real_load(pks)
+        twice = dataclasses.replace(loaded[0].spec, ports=(8080, 8080))  # one port twice
+        return [dataclasses.replace(loaded[0], spec=twice), *loaded[1:]], problems
+
+    store.pending_load = load  # type: ignore[method-assign]
+    engine, _ = launcher(store, clock)
+    engine.sync(store.summary())
+
+    engine.handle(offers(1), "F")
+
+    assert list(failed) == [1] and "cannot be placed" in failed[1]
+    assert store.marked == [2, 3]
