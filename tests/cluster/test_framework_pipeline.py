@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from cluster.client import HttpOptions, MesosUnreachable, SchedulerConnection
+from cluster.client import HttpOptions, MesosUnreachable, OperatorClient, SchedulerConnection
 from cluster.client.pipeline import WINDOW, Pipeline
 from cluster.types import FrameworkInfo, OffersEvent, TaskStatus
 from tests.devcluster_fixture import DevCluster
@@ -205,7 +205,9 @@ def test_one_unacknowledgeable_update_does_not_hold_back_the_others(
 
 
 @pytest.mark.devcluster
-def test_declines_pipelined_to_a_real_master_are_each_answered(devcluster: DevCluster) -> None:
+def test_declines_and_revives_pipelined_to_a_real_master_are_each_answered(
+    devcluster: DevCluster,
+) -> None:
     with SchedulerConnection(devcluster.url) as conn:
         conn.subscribe(FrameworkInfo(user="root", name="pipeline-test", failover_timeout=60))
         offer_ids = []
@@ -213,7 +215,18 @@ def test_declines_pipelined_to_a_real_master_are_each_answered(devcluster: DevCl
             event = conn.events.get(timeout=15)
             if isinstance(event, OffersEvent):
                 offer_ids = [o.id for o in event.offers]
-        calls = [{"type": "REVIVE", "framework_id": {"value": conn.framework_id}}] * 300
+        fid = {"value": conn.framework_id}
+        # Filtered for an hour, after the REVIVEs: no offer may come back to us.
+        filtered = {"refuse_seconds": 3600.0}
+        declines = [
+            {
+                "type": "DECLINE",
+                "framework_id": fid,
+                "decline": {"offer_ids": [{"value": o}], "filters": filtered},
+            }
+            for o in offer_ids
+        ]
+        calls = [*[{"type": "REVIVE", "framework_id": fid}] * 300, *declines]
         stale = {
             "type": "DECLINE",
             "framework_id": {"value": "someone-else"},
@@ -222,6 +235,9 @@ def test_declines_pipelined_to_a_real_master_are_each_answered(devcluster: DevCl
 
         errors = conn.send_many([*calls, stale])
 
-        assert errors[:300] == [None] * 300
-        assert errors[300] is not None and errors[300].status == 400
+        assert errors[: len(calls)] == [None] * len(calls)
+        assert errors[-1] is not None and errors[-1].status == 400
+        # The master took the DECLINEs: it holds no offer any more.
+        with OperatorClient(devcluster.url) as operator:
+            assert operator.get_metrics()["master/outstanding_offers"] == 0
         conn.teardown()
