@@ -50,8 +50,8 @@ def update_tasks(
     Values go through each field's own preparation, so JSON and datetimes are written as
     save() would. The rows travel as few parameters as the database allows, because
     binding and planning thousands of parameters costs more than the update itself:
-    PostgreSQL gets one array per column (`unnest`), SQLite one JSON text (`json_each`),
-    anything else `UPDATE ... FROM (VALUES ...)` a few hundred rows at a time.
+    PostgreSQL gets one array per column (`unnest`), SQLite one JSON text (`json_each`);
+    no other database is supported (cluster.checks says so at start-up).
     """
     if not rows:
         return 0
@@ -68,7 +68,7 @@ def update_tasks(
         guard.append(("desired", Desired.RUN.value))
     tail = "".join(f" AND {table}.{quote(name)} = %s" for name, _ in guard)
     columns = _Columns(fields, db)
-    source_for, size = _SOURCES.get(db.vendor, (_values_source, 400))
+    source_for, size = _SOURCES[db.vendor]
     updated = 0
     with db.cursor() as cursor:
         for chunk in chunks(rows, size):
@@ -149,23 +149,6 @@ def _json_each_source(
         assigned=columns.assigned(lambda n: f"json_extract(v.value, '$[{n + 1}]')"),
         join=f"{table}.{db.ops.quote_name('id')} = json_extract(v.value, '$[0]')",
         params=[payload],
-    )
-
-
-def _values_source(
-    db: BaseDatabaseWrapper, table: str, chunk: Sequence[Mapping[str, Any]], columns: _Columns
-) -> _Source:
-    """Portable: a VALUES list's columns are column1, column2, ... (SQLite and PostgreSQL)."""
-    marks = "(" + ", ".join(["%s"] * (len(columns.fields) + 1)) + ")"
-    params: list[Any] = []
-    for row in chunk:
-        params.append(row["id"])
-        params.extend(columns.values(row))
-    return _Source(
-        rows=f"(VALUES {', '.join([marks] * len(chunk))}) AS v",
-        assigned=columns.assigned(lambda n: f"v.column{n + 2}"),
-        join=f"{table}.{db.ops.quote_name('id')} = v.column1",
-        params=params,
     )
 
 

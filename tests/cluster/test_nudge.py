@@ -185,7 +185,8 @@ def test_a_running_engine_with_a_long_poll_revives_offers_soon_after_a_nudge() -
         engine.nudge()
 
         assert store.wait_reads(2)
-        assert revived == [["dev"]]
+        # The read happens before the REVIVE it leads to: wait for that too.
+        assert wait_for("the revive", lambda: revived or None) == [["dev"]]
     finally:
         stop.set()
         engine.nudge()  # no stream to close here: this is what ends the wait

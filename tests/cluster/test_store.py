@@ -443,14 +443,9 @@ def test_the_framework_id_is_kept_and_forgotten(store: DjangoStore) -> None:
     assert FrameworkRecord.objects.get(cluster_key="k").framework_id == ""
 
 
-@pytest.mark.parametrize("source", ["this database's own", "portable VALUES"])
-def test_bulk_updates_write_what_save_would_whichever_way_the_rows_travel(
-    env: Environment, monkeypatch: pytest.MonkeyPatch, source: str
-) -> None:
+def test_bulk_updates_write_what_save_would(env: Environment) -> None:
     from cluster.store import rows
 
-    if source == "portable VALUES":
-        monkeypatch.setattr(rows, "_SOURCES", {})
     first, second, done = submit(env, "a"), submit(env, "b"), submit(env, "c")
     Task.objects.filter(pk=done.pk).update(state="TASK_FINISHED")
     attributes = {"rack": 'r"1', "@zone": "z"}
@@ -495,3 +490,12 @@ def test_bulk_updates_write_what_save_would_whichever_way_the_rows_travel(
     assert (two.ports, two.agent_attributes, two.healthy, two.exit_code) == ([], {}, None, 3)
     assert one.message == two.message == 'it\'s "quoted"'
     assert (three.ports, three.message, three.exit_code) == ([], "", None)
+
+
+def test_a_database_the_framework_cannot_write_to_is_refused_at_start_up() -> None:
+    from cluster.checks import database_problems
+
+    old = database_problems({"sqlite"}, (3, 31, 1))
+    assert [p.id for p in old] == ["cluster.E001"] and "SQLite 3.31.1 is too old" in old[0].msg
+    assert [p.id for p in database_problems({"mysql"}, (3, 45, 0))] == ["cluster.E002"]
+    assert database_problems({"sqlite", "postgresql"}, (3, 33, 0)) == []
