@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from cluster.placement.model import milli
+from cluster.placement.ports import PortRanges, ranges_contain, ranges_normalize, ranges_remove
 from cluster.translate.calls import Json
 from cluster.translate.tasks import taken_resource_json
 from cluster.types import Offer, Resource
@@ -47,7 +48,7 @@ class _Pool:
     source: Resource | None  # the offered resource whose reservation the parts repeat
     depth: int  # how specific the reservation's role is: the role's own come first
     left: dict[str, int] = field(default_factory=dict)  # thousandths, as Mesos counts
-    ports: list[tuple[int, int]] = field(default_factory=list)
+    ports: PortRanges = field(default_factory=list)
 
 
 class ResourcePools:
@@ -62,6 +63,8 @@ class ResourcePools:
             for resource in offer.resources:
                 if usable_by(resource, role):
                     self._add(pools, resource)
+        for pool in pools.values():
+            pool.ports = ranges_normalize([(begin, end) for begin, end in pool.ports])
         unreserved = pools.pop(_UNRESERVED, None)
         # The most specific reservation first: an ancestor's is shared with other roles.
         self.reserved = sorted(pools.values(), key=lambda p: -p.depth)
@@ -79,7 +82,7 @@ class ResourcePools:
         if resource.name in _SCALARS and resource.scalar is not None:
             pool.left[resource.name] = pool.left.get(resource.name, 0) + milli(resource.scalar)
         elif resource.name == "ports":
-            pool.ports.extend((r.begin, r.end) for r in resource.ranges)
+            pool.ports.extend([r.begin, r.end] for r in resource.ranges)
 
     @property
     def has_reserved(self) -> bool:
@@ -97,7 +100,8 @@ class ResourcePools:
         for pool, name, amount in taken:
             pool.left[name] -= amount
         for pool, held in by_pool:
-            pool.ports = _without(pool.ports, held)
+            for port in held:
+                ranges_remove(pool.ports, port)
         parts = [
             taken_resource_json(name, pool.source, self.role, amount=_decimal(amount))
             for pool, name, amount in taken
@@ -124,7 +128,9 @@ class ResourcePools:
     def _ports_by_pool(self, ports: Sequence[int]) -> list[tuple[_Pool, list[int]]]:
         held: dict[int, list[int]] = {}
         for port in ports:
-            index = next((n for n, pool in enumerate(self.pools) if _holds(pool.ports, port)), None)
+            index = next(
+                (n for n, pool in enumerate(self.pools) if ranges_contain(pool.ports, port)), None
+            )
             if index is None:
                 raise ValueError(f"port {port} is not free in the offers")
             held.setdefault(index, []).append(port)
@@ -136,18 +142,3 @@ _UNRESERVED: tuple[object, ...] = ()
 
 def _decimal(thousandths: int) -> float:
     return thousandths / 1000
-
-
-def _holds(ranges: Sequence[tuple[int, int]], port: int) -> bool:
-    return any(begin <= port <= end for begin, end in ranges)
-
-
-def _without(ranges: Sequence[tuple[int, int]], ports: Sequence[int]) -> list[tuple[int, int]]:
-    left = list(ranges)
-    for port in ports:
-        for index, (begin, end) in enumerate(left):
-            if begin <= port <= end:
-                pieces = [(b, e) for b, e in ((begin, port - 1), (port + 1, end)) if b <= e]
-                left[index : index + 1] = pieces
-                break
-    return left

@@ -42,7 +42,7 @@ def ranges_take(ranges: PortRanges, wanted: tuple[int, ...]) -> tuple[int, ...]:
     """
     for port in wanted:
         if port:
-            _remove(ranges, port)
+            ranges_remove(ranges, port)
     dynamic = iter(_take_lowest(ranges, wanted.count(0)))
     return tuple(port or next(dynamic) for port in wanted)
 
@@ -65,7 +65,8 @@ def ranges_take_dynamic(ranges: PortRanges, each: int, count: int) -> list[tuple
     return [tuple(taken[n : n + each]) for n in range(0, len(taken), each)]
 
 
-def _remove(ranges: PortRanges, port: int) -> None:
+def ranges_remove(ranges: PortRanges, port: int) -> None:
+    """Take one port out; ValueError when it is not free."""
     for index, (begin, end) in enumerate(ranges):
         if begin <= port <= end:
             if begin == end:
