@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 64 * 1024 * 1024
+# A chunk-size line with its extensions; a longer one is refused rather than buffered.
+MAX_CHUNK_LINE = 4096
+# int() also takes signs, '_' and spaces: "-1" would send the parser backwards forever.
+_CONTENT_LENGTH = re.compile(r"[0-9]+")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 # A stream whose reader stopped reading is dropped rather than buffered without end.
 MAX_STREAM_BACKLOG = 64 * 1024 * 1024
 
@@ -297,16 +302,17 @@ class Connection(asyncio.Protocol):
             return None
         try:
             method, target, version, headers = _parse_head(bytes(buffer[:end]))
+            # Built before the body is read: a target urlsplit refuses is a bad head too.
+            request = Request(method, target, version, headers, b"")
         except ValueError as error:
             self._refuse(out, 400, f"Malformed request: {error}")
             return None
         parsed = self._body(headers, end + 4, out)
         if parsed is None:
             return None
-        body, consumed = parsed
+        request.body, consumed = parsed
         del buffer[:consumed]
         self._continued = False
-        request = Request(method, target, version, headers, body)
         request.connection = self
         return request
 
@@ -316,15 +322,17 @@ class Connection(asyncio.Protocol):
         if headers.get("Transfer-Encoding", "").lower() == "chunked":
             try:
                 parsed = _parse_chunked(buffer, start)
+            except BodyTooLarge:
+                self._refuse(out, 413, "Request body too large")
+                return None
             except ValueError as error:
                 self._refuse(out, 400, f"Malformed chunked body: {error}")
                 return None
             if parsed is None:
                 self._continue(headers)
             return parsed
-        try:
-            length = int(headers.get("Content-Length", "0"))
-        except ValueError:
+        length = _content_length(headers.get("Content-Length", "0"))
+        if length is None:
             self._refuse(out, 400, "Malformed Content-Length")
             return None
         if length > MAX_BODY:
@@ -362,29 +370,55 @@ def _parse_head(head: bytes) -> tuple[str, str, str, Headers]:
     return parts[0], parts[1], parts[2], headers
 
 
+class BodyTooLarge(Exception):
+    """The body would pass MAX_BODY: refused before the rest of it is waited for."""
+
+
+def _content_length(value: str) -> int | None:
+    """The length a Content-Length header gives, or None when it is not plain digits."""
+    if not _CONTENT_LENGTH.fullmatch(value):
+        return None
+    digits = value.lstrip("0")
+    # More digits than MAX_BODY has can only be too large (and int() refuses thousands).
+    return MAX_BODY + 1 if len(digits) > len(str(MAX_BODY)) else int(digits or "0")
+
+
 def _parse_chunked(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
     body = bytearray()
     position = start
     while True:
-        line_end = buffer.find(b"\r\n", position)
+        line_end = buffer.find(b"\r\n", position, position + MAX_CHUNK_LINE + 2)
         if line_end < 0:
+            if len(buffer) - position > MAX_CHUNK_LINE + 1:
+                raise ValueError("chunk size line too long")
             return None
-        try:
-            size = int(bytes(buffer[position:line_end]).split(b";")[0], 16)
-        except ValueError:
-            raise ValueError("bad chunk size") from None
+        line = bytes(buffer[position:line_end])
+        # Extensions after ';' are allowed and ignored, as before.
+        hex_size = line.split(b";", 1)[0]
+        if not _CHUNK_SIZE.fullmatch(hex_size):
+            raise ValueError(f"bad chunk size {line[:40]!r}")
+        size = int(hex_size, 16)
+        if len(body) + size > MAX_BODY:
+            raise BodyTooLarge
         position = line_end + 2
         if size == 0:
-            trailer_end = buffer.find(b"\r\n\r\n", position - 2)
-            if trailer_end < 0:
-                return None
-            return bytes(body), trailer_end + 4
+            return _end_of_chunked(buffer, position, body)
         if len(buffer) < position + size + 2:
             return None
+        if buffer[position + size : position + size + 2] != b"\r\n":
+            raise ValueError("chunk data not followed by CRLF")
         body.extend(buffer[position : position + size])
         position += size + 2
-        if len(body) > MAX_BODY:
-            raise ValueError("request body too large")
+
+
+def _end_of_chunked(buffer: bytearray, position: int, body: bytearray) -> tuple[bytes, int] | None:
+    """After the last chunk: skip the trailer fields, up to the empty line."""
+    trailer_end = buffer.find(b"\r\n\r\n", position - 2)
+    if trailer_end < 0:
+        if len(buffer) - position > MAX_HEAD:
+            raise ValueError("trailer too large")
+        return None
+    return bytes(body), trailer_end + 4
 
 
 async def serve(router: Router, sock: Any, tls: ssl.SSLContext | None = None) -> asyncio.Server:

@@ -1,7 +1,9 @@
-"""The wire: RecordIO framing, a non-leading master's redirects, --strict, lenient parsing."""
+"""The wire: RecordIO framing, a non-leading master's redirects, --strict, lenient parsing,
+and HTTP that does not parse (refused with 400 or 413, the master still serving)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -181,3 +183,108 @@ def test_garbage_gets_400_and_the_connection_closed(devcluster):
     answer = _raw(devcluster, b"NONSENSE\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert b"Malformed request" in answer
+
+
+def _until_closed(cluster: DevCluster, data: bytes, *, limit: int = 65536) -> bytes:
+    """All the master answers before it closes the connection. A server that answered the
+    same request again and again is cut off at `limit` bytes instead of read forever."""
+    host, port = cluster.url.removeprefix("http://").split(":")
+    received = b""
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(data)
+        with contextlib.suppress(TimeoutError):
+            while len(received) < limit and (chunk := sock.recv(65536)):
+                received += chunk
+    return received
+
+
+def _refused_once(answer: bytes, status: bytes, reason: bytes) -> None:
+    """Exactly one answer, `status` with `reason` for its body, and the connection closed."""
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", answer) == [status], answer[:300]
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"\r\nConnection: close" in head
+    assert body.startswith(reason), body
+
+
+def _healthy(cluster: DevCluster) -> None:
+    answer = _raw(cluster, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", until=b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+@pytest.mark.parametrize("length", ["-100000", "-1", "+5", "1_0", "5 5", "0x5", "5.0", "", "\xb2"])
+def test_a_content_length_that_is_not_plain_digits_gets_400(devcluster_module, length):
+    head = f"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+
+    answer = _until_closed(devcluster_module, head.encode("latin-1") + b"hello")
+
+    _refused_once(answer, b"400", b"Malformed Content-Length")
+    _healthy(devcluster_module)
+
+
+@pytest.mark.parametrize("length", ["67108865", "9" * 5000])
+def test_a_content_length_past_the_limit_gets_413_before_any_body(devcluster_module, length):
+    head = f"POST /api/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+
+    answer = _until_closed(devcluster_module, head.encode())
+
+    _refused_once(answer, b"413", b"Request body too large")
+    _healthy(devcluster_module)
+
+
+CHUNKED_HEAD = b"GET /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "size",
+    [b"-6", b"+6", b"0x6", b" 6", b"6 ", b"1_0", b"", b";ext", b"g", b"1" * 17, b"\xb2"],
+)
+def test_a_chunk_size_that_is_not_hex_digits_gets_400(devcluster_module, size):
+    answer = _until_closed(devcluster_module, CHUNKED_HEAD + size + b"\r\nhello!\r\n0\r\n\r\n")
+
+    _refused_once(answer, b"400", b"Malformed chunked body: bad chunk size")
+    _healthy(devcluster_module)
+
+
+def test_chunk_data_must_end_where_its_size_says(devcluster_module):
+    answer = _until_closed(devcluster_module, CHUNKED_HEAD + b"3\r\nhello\r\n0\r\n\r\n")
+
+    _refused_once(answer, b"400", b"Malformed chunked body: chunk data not followed by CRLF")
+    _healthy(devcluster_module)
+
+
+def test_a_chunk_size_line_without_end_is_refused_once_too_long(devcluster_module):
+    answer = _until_closed(devcluster_module, CHUNKED_HEAD + b"5;" + b"x" * 5000)
+
+    _refused_once(answer, b"400", b"Malformed chunked body: chunk size line too long")
+    _healthy(devcluster_module)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        b"4000001\r\n",  # one byte past the limit, announced before any data is sent
+        b"a\r\n0123456789\r\n3fffff7\r\n",  # the sum passes it, not either chunk
+    ],
+)
+def test_chunks_past_the_body_limit_get_413_as_soon_as_their_size_is_read(
+    devcluster_module, chunks
+):
+    answer = _until_closed(devcluster_module, CHUNKED_HEAD + chunks)
+
+    _refused_once(answer, b"413", b"Request body too large")
+    _healthy(devcluster_module)
+
+
+def test_chunk_extensions_and_trailers_are_still_accepted(devcluster_module):
+    body = b"5;name=value\r\nhello\r\n1;x\r\n!\r\n0;last\r\nTrailer: yes\r\n\r\n"
+
+    answer = _raw(devcluster_module, CHUNKED_HEAD + body, until=b"\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_a_target_that_does_not_parse_gets_400_instead_of_silence(devcluster_module):
+    answer = _until_closed(devcluster_module, b"GET http://[x/ HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    _refused_once(answer, b"400", b"Malformed request: Invalid IPv6 URL")
+    _healthy(devcluster_module)
