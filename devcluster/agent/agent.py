@@ -166,15 +166,19 @@ class Agent:
             self._complete(record)
 
     def tasks(self) -> list[Json]:
+        # FrameworkInfo goes along, as in a real agent's re-registration: a restarted master
+        # knows a framework's principal before anybody subscribes with its id.
         return [
             {
                 "framework_id": record.framework_id,
+                "framework_info": framework.info,
                 "task_info": record.task_info,
                 "role": record.launched.role,
                 "state": record.state,
                 "latest_status": record.latest_status,
             }
-            for record in self.live_records()
+            for framework in list(self.frameworks.values())
+            for record in list(framework.live.values())
         ]
 
     def executor_resources(self) -> list[Json]:

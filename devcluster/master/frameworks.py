@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Re-subscribing may not change these; Mesos silently keeps the old values.
-_STICKY_FIELDS = ("user", "checkpoint", "principal")
+_STICKY_FIELDS = ("user", "checkpoint")
+# validation::framework::validateUpdate: the one change that is an error on SUBSCRIBE too.
+PRINCIPAL_CHANGED = "Changing framework's principal is not allowed."
 
 
 def subscribe(master: Master, body: Json, stream: EventStream) -> None:
@@ -34,11 +36,13 @@ def subscribe(master: Master, body: Json, stream: EventStream) -> None:
     error = validate_framework_info(info, body.get("suppressed_roles", []))
     if error is None and framework_id in master.removed_frameworks:
         error = "Framework has been removed"
+    framework = master.frameworks.get(framework_id or "")
+    if error is None and framework is not None:
+        error = _principal_change(framework, info)
     if error is not None:
         stream.send({"type": "ERROR", "error": {"message": error}})
         stream.close()
         return
-    framework = master.frameworks.get(framework_id or "")
     if framework is None:
         framework = _register(master, info, framework_id)
     else:
@@ -86,6 +90,23 @@ def _fail_over(master: Master, framework: FrameworkRecord, info: Json) -> None:
     for offer in list(framework.offers.values()):
         master.rescind(offer, notify=False)
     _update_info(master, framework, info)
+
+
+def _principal_change(framework: FrameworkRecord, info: Json) -> str | None:
+    """Another principal may not take a framework over by naming its id."""
+    if framework.recovered and "principal" not in framework.info:
+        # Known only from agents that kept no principal: nothing to compare with yet.
+        return None
+    if info.get("principal") != framework.info.get("principal"):
+        # The old principal stays out of the answer; only the master's log names both.
+        log.warning(
+            "Framework %s, which has principal %r, tried to (re)subscribe or update as %r",
+            framework.id,
+            framework.info.get("principal"),
+            info.get("principal"),
+        )
+        return PRINCIPAL_CHANGED
+    return None
 
 
 def _update_info(master: Master, framework: FrameworkRecord, info: Json) -> None:
@@ -219,6 +240,8 @@ def update(master: Master, framework: FrameworkRecord, body: Json) -> None:
     info = body["framework_info"]
     suppressed = body.get("suppressed_roles", [])
     error = validate_framework_info(info, suppressed)
+    if error is None:
+        error = _principal_change(framework, info)
     for key in _STICKY_FIELDS:
         if error is None and info.get(key) != framework.info.get(key):
             error = f"Updating 'FrameworkInfo.{key}' is unsupported"

@@ -177,13 +177,23 @@ def framework_info(name: str = "devcluster-test", **extra: Any) -> Json:
 class Scheduler:
     """One framework: its subscription stream and a keep-alive connection for calls."""
 
-    def __init__(self, url: str, info: Json | None = None, **subscribe_extra: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        info: Json | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **subscribe_extra: Any,
+    ) -> None:
         self.url = url
         self.info = info or framework_info()
-        self.calls = httpx.Client(timeout=10.0)
+        # Sent with the subscription and every call (an Authorization header, say).
+        self.headers = headers or {}
+        self.calls = httpx.Client(timeout=10.0, headers=self.headers)
         self.stream = Stream(
             url,
             {"type": "SUBSCRIBE", "subscribe": {"framework_info": self.info, **subscribe_extra}},
+            self.headers,
         )
         assert self.stream.status == 200, self.stream.body_text
         self.subscribed = self.stream.wait_for("SUBSCRIBED")
@@ -196,7 +206,7 @@ class Scheduler:
             "framework_id": {"value": self.framework_id},
             "subscribe": {"framework_info": self.info, **subscribe_extra},
         }
-        self.stream = Stream(self.url, body)
+        self.stream = Stream(self.url, body, self.headers)
         return self.stream
 
     def post(

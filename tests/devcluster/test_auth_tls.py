@@ -2,8 +2,8 @@
 
 Held to what a real master does (mesos-api.md 1.2, libprocess's BasicAuthenticator): a 401
 with a Basic challenge in the endpoint's realm before any other check, the principal that
-FrameworkInfo names compared with the authenticated one, and HTTPS on the master and on
-every agent. Without these options nothing changes.
+FrameworkInfo names compared with the authenticated one, a framework kept by its principal,
+and HTTPS on the master and on every agent. Without these options nothing changes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import base64
 import contextlib
 import json
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import pytest
 from cluster.client import HttpOptions, MesosUnreachable, OperatorClient
 from devcluster import cli
 from devcluster.security import HttpSecurity, SecurityError, read_credentials
-from tests.devcluster.client import RecordIODecoder, framework_info
+from tests.devcluster.client import RecordIODecoder, Scheduler, Stream, framework_info, task
 from tests.devcluster_fixture import DevCluster
 from tests.tls_files import TlsFiles, make_tls_files
 
@@ -199,6 +199,106 @@ def test_calls_for_a_framework_made_as_another_principal_are_refused(
     )
     assert as_berth.status_code == 202
     teardown(trusted, secure.url, framework_id)
+
+
+# -- a framework belongs to its principal ---------------------------------------------------
+
+PRINCIPAL_CHANGED = "Changing framework's principal is not allowed."
+
+
+@pytest.fixture
+def two_principals(tmp_path: Path, credentials: Path) -> Iterator[DevCluster]:
+    """Plain HTTP with --credentials (berth and ops), so the raw-socket client can stream."""
+    with DevCluster("--credentials", str(credentials), work_dir=tmp_path / "dc") as cluster:
+        yield cluster
+
+
+def as_principal(credential: tuple[str, str]) -> dict[str, str]:
+    return {"Authorization": basic(*credential)}
+
+
+def subscribe_as(url: str, credential: tuple[str, str], framework_id: str | None = None) -> Stream:
+    """SUBSCRIBE naming no principal: the master fills in the authenticated one."""
+    info = framework_info("taken-over?", failover_timeout=600.0)
+    body: dict[str, Any] = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+    if framework_id is not None:
+        info["id"] = {"value": framework_id}
+        body["framework_id"] = {"value": framework_id}
+    return Stream(url, body, as_principal(credential))
+
+
+def refused_with_one_error(stream: Stream) -> None:
+    """What a real master does with a SUBSCRIBE it will not honour: 200, one ERROR, close."""
+    assert stream.status == 200
+    event = stream.next()
+    assert event == {"type": "ERROR", "error": {"message": PRINCIPAL_CHANGED}}
+    assert stream.wait_closed() == "eof"
+    assert [e["type"] for e in stream.received] == ["ERROR"]
+
+
+def listed(url: str, framework_id: str) -> dict[str, Any]:
+    frameworks = httpx.get(url + "/master/frameworks", timeout=10).json()["frameworks"]
+    (framework,) = [f for f in frameworks if f["id"] == framework_id]
+    return dict(framework)
+
+
+def test_another_principal_cannot_take_a_framework_over_by_naming_its_id(
+    two_principals: DevCluster, subscribe: Callable[..., Scheduler]
+) -> None:
+    url = two_principals.url
+    owner = subscribe(url, headers=as_principal(GOOD))
+
+    refused_with_one_error(subscribe_as(url, OPS, owner.framework_id))
+
+    # The owner's stream was left alone: its stream id still works, no failover happened.
+    assert owner.call("REVIVE").status_code == 202
+    assert [e["type"] for e in owner.stream.received if e["type"] == "ERROR"] == []
+    framework = listed(url, owner.framework_id)
+    assert (framework["principal"], framework["active"]) == ("berth", True)
+    # Nor may it be taken while its owner is away (within the failover timeout).
+    owner.stream.close()
+    owner.stream.wait_closed()
+    refused_with_one_error(subscribe_as(url, OPS, owner.framework_id))
+    assert owner.resubscribe().wait_for("SUBSCRIBED")
+    assert listed(url, owner.framework_id)["principal"] == "berth"
+
+
+def test_update_framework_may_not_change_the_principal(
+    two_principals: DevCluster, subscribe: Callable[..., Scheduler]
+) -> None:
+    owner = subscribe(two_principals.url, headers=as_principal(GOOD))
+    info = {**owner.info, "principal": "berth", "name": "renamed"}
+
+    changed = owner.call("UPDATE_FRAMEWORK", {"framework_info": {**info, "principal": "ops"}})
+    kept = owner.call("UPDATE_FRAMEWORK", {"framework_info": info})
+
+    assert (changed.status_code, changed.text) == (
+        400,
+        f"Invalid FrameworkInfo: {PRINCIPAL_CHANGED}",
+    )
+    assert kept.status_code == 200
+    assert listed(two_principals.url, owner.framework_id)["name"] == "renamed"
+
+
+def test_a_framework_known_only_from_its_agents_keeps_the_principal_they_report(
+    two_principals: DevCluster, subscribe: Callable[..., Scheduler]
+) -> None:
+    owner = subscribe(
+        two_principals.url, framework_info("recovered", failover_timeout=600.0),
+        headers=as_principal(GOOD),
+    )  # fmt: skip
+    agent = two_principals.agent_ids[0]
+    (offer,) = owner.offers()
+    owner.launch(offer, task("outlives-the-master", agent))
+    owner.wait_state("outlives-the-master", "TASK_RUNNING")
+
+    two_principals.restart_master()
+    owner.stream.wait_closed()
+
+    assert listed(two_principals.url, owner.framework_id)["recovered"] is True
+    refused_with_one_error(subscribe_as(two_principals.url, OPS, owner.framework_id))
+    assert owner.resubscribe().wait_for("SUBSCRIBED")
+    assert listed(two_principals.url, owner.framework_id)["principal"] == "berth"
 
 
 # -- the other realms ---------------------------------------------------------------------
@@ -387,6 +487,28 @@ def test_without_options_credentials_are_ignored_and_everything_is_http(
     flags = httpx.post(devcluster.url + "/api/v1", json={"type": "GET_FLAGS"}).json()
     names = {f["name"]: f["value"] for f in flags["get_flags"]["flags"]}
     assert names["authenticate_http_frameworks"] == "false"
+
+
+@pytest.mark.devcluster
+def test_a_recovered_framework_that_never_had_a_principal_may_take_one(
+    devcluster: DevCluster, subscribe: Callable[..., Scheduler]
+) -> None:
+    owner = subscribe(devcluster.url, framework_info("anonymous", failover_timeout=600.0))
+    first = owner.stream
+    (offer,) = owner.offers()
+    owner.launch(offer, task("anonymous-task", devcluster.agent_ids[0]))
+    owner.wait_state("anonymous-task", "TASK_RUNNING")
+    owner.info = {**owner.info, "principal": "berth"}
+
+    refused_with_one_error(owner.resubscribe())  # no principal to one is a change, too
+    devcluster.restart_master()
+    first.wait_closed()
+    taken = owner.resubscribe()
+
+    assert taken.wait_for("SUBSCRIBED")
+    assert listed(devcluster.url, owner.framework_id)["principal"] == "berth"
+    owner.info = {**owner.info, "principal": "ops"}
+    refused_with_one_error(owner.resubscribe())
 
 
 # -- options and files ----------------------------------------------------------------------
