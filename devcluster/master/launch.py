@@ -18,6 +18,7 @@ from devcluster.master.resources import (
     describe_request,
     offered_reservation,
     parse_resource,
+    parse_resources,
 )
 from devcluster.master.state import ACTIVE, AgentRecord, FrameworkRecord, Offer
 from devcluster.master.validation import validate_id
@@ -360,15 +361,12 @@ def _container(container: Json | None) -> str | None:
 def _limits(task: Json) -> str | None:
     limits = task.get("limits") or {}
     # One request may come in several parts (reserved and unreserved cpus): the sum counts.
-    requests: dict[str, float] = {}
-    for resource in task.get("resources", []):
-        value = resource.get("scalar", {}).get("value")
-        if isinstance(value, (int, float)):
-            requests[resource.get("name")] = requests.get(resource.get("name"), 0.0) + value
+    # _resources_present has already refused resources that do not parse.
+    requests = parse_resources(task.get("resources", [])).quantities()
     for name, limit in limits.items():
         if name not in {"cpus", "mem"}:
             return f"Resource limits may only be set for 'cpus' and 'mem', not '{name}'"
-        if requests.get(name) is None:
+        if name not in requests:
             return f"Resource limit for '{name}' is set but the task does not request '{name}'"
         if limit.get("value", 0.0) < requests[name]:
             return f"Resource limit for '{name}' must be at least its request"
